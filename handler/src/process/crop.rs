@@ -1,0 +1,105 @@
+//! `crop`: a rectangle placed by gravity (a 3×3 grid) plus an offset.
+
+use super::{params::Params, Action};
+use crate::error::{ProcessError, Result};
+use image::DynamicImage;
+
+/// A cell of the 3×3 grid OSS calls gravity: (column, row), each 0..=2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gravity(pub u32, pub u32);
+
+impl Gravity {
+    pub const NW: Gravity = Gravity(0, 0);
+    pub const SE: Gravity = Gravity(2, 2);
+
+    pub fn parse(raw: &str) -> Option<Gravity> {
+        Some(match raw {
+            "nw" => Gravity(0, 0),
+            "north" => Gravity(1, 0),
+            "ne" => Gravity(2, 0),
+            "west" => Gravity(0, 1),
+            "center" => Gravity(1, 1),
+            "east" => Gravity(2, 1),
+            "sw" => Gravity(0, 2),
+            "south" => Gravity(1, 2),
+            "se" => Gravity(2, 2),
+            _ => return None,
+        })
+    }
+
+    pub fn take(p: &mut Params) -> Result<Option<Gravity>> {
+        match p.take("g") {
+            None => Ok(None),
+            Some(raw) => Gravity::parse(raw).map(Some).ok_or_else(|| {
+                p.err(format!("g must be one of nw, north, ne, west, center, east, sw, south, se, got \"{raw}\""))
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Crop {
+    pub w: Option<u32>,
+    pub h: Option<u32>,
+    pub x: u32,
+    pub y: u32,
+    pub g: Gravity,
+}
+
+pub fn parse(p: &mut Params) -> Result<Action> {
+    Ok(Action::Crop(Crop {
+        w: p.take_u32("w", 1..=16384)?,
+        h: p.take_u32("h", 1..=16384)?,
+        x: p.take_u32("x", 0..=16384)?.unwrap_or(0),
+        y: p.take_u32("y", 0..=16384)?.unwrap_or(0),
+        g: Gravity::take(p)?.unwrap_or(Gravity::NW),
+    }))
+}
+
+impl Crop {
+    /// The rectangle (x, y, w, h) within a `iw`×`ih` image.
+    pub fn rect(&self, iw: u32, ih: u32) -> Result<(u32, u32, u32, u32)> {
+        let third = |v: u32| (v as f64 / 3.0).round() as u32;
+        let x = third(iw) * self.g.0 + self.x;
+        let y = third(ih) * self.g.1 + self.y;
+        if x >= iw || y >= ih {
+            return Err(ProcessError::invalid(format!(
+                "crop: the origin ({x}, {y}) is outside the {iw}x{ih} image"
+            )));
+        }
+        let w = self.w.unwrap_or(iw).min(iw - x);
+        let h = self.h.unwrap_or(ih).min(ih - y);
+        Ok((x, y, w, h))
+    }
+
+    pub fn apply(&self, img: DynamicImage) -> Result<DynamicImage> {
+        let (x, y, w, h) = self.rect(img.width(), img.height())?;
+        Ok(img.crop_imm(x, y, w, h))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rect(s: &str, w: u32, h: u32) -> Result<(u32, u32, u32, u32)> {
+        match parse(&mut Params::new("crop", s.split(',')))? {
+            Action::Crop(c) => c.rect(w, h),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn gravity_moves_the_origin_by_thirds() {
+        assert_eq!(rect("w_100,h_100", 400, 300).unwrap(), (0, 0, 100, 100));
+        assert_eq!(rect("w_100,h_100,g_center", 400, 300).unwrap(), (133, 100, 100, 100));
+        assert_eq!(rect("w_100,h_100,g_se,x_10,y_10", 400, 300).unwrap(), (276, 210, 100, 90));
+        assert_eq!(rect("x_100,y_50", 400, 300).unwrap(), (100, 50, 300, 250));
+    }
+
+    #[test]
+    fn origin_past_the_edge_is_an_error() {
+        assert!(rect("x_400", 400, 300).is_err());
+        assert!(rect("y_300,w_10", 400, 300).is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! `resize`: scale by width/height, long/short side or percent, in five modes.
+
+use super::{params::Params, Action, Picture, StepContext};
+use crate::error::{ProcessError, Result};
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, GenericImage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Fit inside w×h, proportional (the default).
+    Lfit,
+    /// Cover w×h, proportional, nothing cut.
+    Mfit,
+    /// Cover w×h, then cut the centre to exactly w×h.
+    Fill,
+    /// Fit inside w×h, then centre on a w×h canvas of `color`.
+    Pad,
+    /// Exactly w×h, aspect ignored.
+    Fixed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resize {
+    pub mode: Mode,
+    pub w: Option<u32>,
+    pub h: Option<u32>,
+    pub l: Option<u32>,
+    pub s: Option<u32>,
+    pub p: Option<u32>,
+    pub limit: bool,
+    pub color: [u8; 3],
+}
+
+pub fn parse(p: &mut Params) -> Result<Action> {
+    let mode = match p.take("m") {
+        None | Some("lfit") => Mode::Lfit,
+        Some("mfit") => Mode::Mfit,
+        Some("fill") => Mode::Fill,
+        Some("pad") => Mode::Pad,
+        Some("fixed") => Mode::Fixed,
+        Some(other) => {
+            return Err(p.err(format!("m must be lfit, mfit, fill, pad or fixed, got \"{other}\"")))
+        }
+    };
+    let r = Resize {
+        mode,
+        w: p.take_u32("w", 1..=16384)?,
+        h: p.take_u32("h", 1..=16384)?,
+        l: p.take_u32("l", 1..=16384)?,
+        s: p.take_u32("s", 1..=16384)?,
+        p: p.take_u32("p", 1..=1000)?,
+        limit: p.take_flag("limit")?.unwrap_or(true),
+        color: p.take_color("color")?.unwrap_or([255, 255, 255]),
+    };
+    if [r.w, r.h, r.l, r.s, r.p].iter().all(Option::is_none) {
+        return Err(p.err("needs one of w, h, l, s or p"));
+    }
+    Ok(Action::Resize(r))
+}
+
+/// Where the pixels go: resampled to `scaled`, then cut (fill) or padded (pad) to `canvas`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub scaled: (u32, u32),
+    pub canvas: (u32, u32),
+}
+
+impl Resize {
+    /// The geometry for a `sw`×`sh` source, or `None` when the image stays as it is
+    /// (an enlargement that `limit_1` or an animation forbids).
+    pub fn geometry(&self, sw: u32, sh: u32, animated: bool) -> Option<Geometry> {
+        let scale = |v: u32, f: f64| ((v as f64 * f).round() as u32).max(1);
+        let g = if let (Some(p), None, None) = (self.p, self.w, self.h) {
+            let f = p as f64 / 100.0;
+            let s = (scale(sw, f), scale(sh, f));
+            return (!animated || p <= 100).then_some(Geometry { scaled: s, canvas: s });
+        } else if self.mode == Mode::Fixed {
+            let (bw, bh) = self.bounding_box(sw, sh);
+            let s = (bw.unwrap_or(sw), bh.unwrap_or(sh));
+            Geometry { scaled: s, canvas: s }
+        } else {
+            match self.bounding_box(sw, sh) {
+                (Some(w), None) => {
+                    let s = (w, scale(sh, w as f64 / sw as f64));
+                    Geometry { scaled: s, canvas: s }
+                }
+                (None, Some(h)) => {
+                    let s = (scale(sw, h as f64 / sh as f64), h);
+                    Geometry { scaled: s, canvas: s }
+                }
+                (Some(w), Some(h)) => {
+                    let (rw, rh) = (w as f64 / sw as f64, h as f64 / sh as f64);
+                    let by_width = match self.mode {
+                        Mode::Lfit | Mode::Pad => rw <= rh,
+                        _ => rw >= rh,
+                    };
+                    let scaled = if by_width { (w, scale(sh, rw)) } else { (scale(sw, rh), h) };
+                    let canvas = match self.mode {
+                        Mode::Fill | Mode::Pad => (w, h),
+                        _ => scaled,
+                    };
+                    Geometry { scaled, canvas }
+                }
+                (None, None) => return None,
+            }
+        };
+        let enlarges = g.scaled.0 > sw || g.scaled.1 > sh;
+        if enlarges && (self.limit || animated) {
+            return None;
+        }
+        Some(g)
+    }
+
+    /// The target box from w/h, or from l/s mapped onto the source's orientation.
+    fn bounding_box(&self, sw: u32, sh: u32) -> (Option<u32>, Option<u32>) {
+        if self.w.is_some() || self.h.is_some() {
+            (self.w, self.h)
+        } else if sw >= sh {
+            (self.l, self.s)
+        } else {
+            (self.s, self.l)
+        }
+    }
+
+    pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        let (sw, sh) = pic.planning_size();
+        let Some(g) = self.geometry(sw, sh, pic.is_animated()) else {
+            pic.logical_size = None;
+            return Ok(());
+        };
+        for (w, h) in [g.scaled, g.canvas] {
+            if w > ctx.max_output_side || h > ctx.max_output_side {
+                return Err(ProcessError::too_large(format!(
+                    "resize: output would be {w}x{h}; each side must be at most {}",
+                    ctx.max_output_side
+                )));
+            }
+        }
+        pic.try_map(|f| match self.mode {
+            Mode::Fill => resample_cover(&f, g.canvas.0, g.canvas.1),
+            Mode::Pad => {
+                let inner = resample(&f, g.scaled.0, g.scaled.1)?;
+                Ok(pad(inner, g.canvas, self.color))
+            }
+            _ => resample(&f, g.scaled.0, g.scaled.1),
+        })
+    }
+}
+
+/// Lanczos3 resampling with SIMD (`fast_image_resize`), alpha premultiplied on the way.
+pub fn resample(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage> {
+    resample_with(img, w, h, None)
+}
+
+/// Resamples to cover `w`×`h` and cuts the centre, in one pass.
+pub fn resample_cover(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage> {
+    resample_with(img, w, h, Some((0.5, 0.5)))
+}
+
+fn resample_with(img: &DynamicImage, w: u32, h: u32, centre: Option<(f64, f64)>) -> Result<DynamicImage> {
+    if (img.width(), img.height()) == (w, h) {
+        return Ok(img.clone());
+    }
+    let img = normalize(img);
+    let mut dst = DynamicImage::new(w, h, img.color());
+    let opts = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .fit_into_destination(centre);
+    Resizer::new()
+        .resize(img.as_ref(), &mut dst, &opts)
+        .map_err(|e| ProcessError::internal(format!("resize failed: {e}")))?;
+    Ok(dst)
+}
+
+/// The resampler works on 8-bit gray, gray+alpha, RGB and RGBA; anything else becomes RGB(A).
+fn normalize(img: &DynamicImage) -> std::borrow::Cow<'_, DynamicImage> {
+    use std::borrow::Cow;
+    match img {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => Cow::Borrowed(img),
+        other if other.color().has_alpha() => Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8())),
+        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
+    }
+}
+
+/// Centres `inner` on a `canvas` filled with `color`.
+fn pad(inner: DynamicImage, canvas: (u32, u32), color: [u8; 3]) -> DynamicImage {
+    if (inner.width(), inner.height()) == canvas {
+        return inner;
+    }
+    let mut out = super::color::filled(canvas.0, canvas.1, color, inner.color().has_alpha());
+    let x = (canvas.0 - inner.width()) / 2;
+    let y = (canvas.1 - inner.height()) / 2;
+    let inner = if inner.color().has_alpha() {
+        DynamicImage::ImageRgba8(inner.to_rgba8())
+    } else {
+        DynamicImage::ImageRgb8(inner.to_rgb8())
+    };
+    // The canvas has the same colour type as `inner`, so this copy cannot fail.
+    let _ = out.copy_from(&inner, x, y);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> Resize {
+        let mut p = Params::new("resize", s.split(','));
+        match parse(&mut p).unwrap() {
+            Action::Resize(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    fn g(s: &str, w: u32, h: u32) -> Option<((u32, u32), (u32, u32))> {
+        r(s).geometry(w, h, false).map(|g| (g.scaled, g.canvas))
+    }
+
+    #[test]
+    fn missing_side_rounds_to_nearest() {
+        assert_eq!(g("w_200", 400, 267), Some(((200, 134), (200, 134))));
+        assert_eq!(g("h_100", 400, 267), Some(((150, 100), (150, 100))));
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(g("m_lfit,w_100,h_100", 400, 200), Some(((100, 50), (100, 50))));
+        assert_eq!(g("m_mfit,w_100,h_100", 400, 200), Some(((200, 100), (200, 100))));
+        assert_eq!(g("m_fill,w_100,h_100", 400, 200), Some(((200, 100), (100, 100))));
+        assert_eq!(g("m_pad,w_100,h_100", 400, 200), Some(((100, 50), (100, 100))));
+        assert_eq!(g("m_fixed,w_100,h_100", 400, 200), Some(((100, 100), (100, 100))));
+        assert_eq!(g("m_fixed,w_100", 400, 200), Some(((100, 200), (100, 200))));
+    }
+
+    #[test]
+    fn long_and_short_side() {
+        assert_eq!(g("l_100", 400, 200), Some(((100, 50), (100, 50))));
+        assert_eq!(g("s_100", 400, 200), Some(((200, 100), (200, 100))));
+        assert_eq!(g("l_100", 200, 400), Some(((50, 100), (50, 100))));
+        assert_eq!(g("w_50,l_100", 400, 200), Some(((50, 25), (50, 25))));
+    }
+
+    #[test]
+    fn limit_and_percent() {
+        assert_eq!(g("w_800", 400, 200), None);
+        assert_eq!(g("w_800,limit_0", 400, 200), Some(((800, 400), (800, 400))));
+        assert_eq!(g("p_50", 400, 200), Some(((200, 100), (200, 100))));
+        assert_eq!(g("p_200", 400, 200), Some(((800, 400), (800, 400))));
+        assert_eq!(r("p_200").geometry(400, 200, true), None);
+    }
+}

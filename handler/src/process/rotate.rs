@@ -1,0 +1,77 @@
+//! `rotate,N`: clockwise by N degrees; the canvas grows to the bounding box, filled white.
+
+use super::{params::Params, Action};
+use crate::error::Result;
+use image::{DynamicImage, Rgba, RgbaImage};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotate(pub u32);
+
+pub fn parse(p: &mut Params) -> Result<Action> {
+    Ok(Action::Rotate(Rotate(p.bare_int("rotate", 0..=360)? as u32)))
+}
+
+impl Rotate {
+    pub fn apply(&self, img: DynamicImage) -> DynamicImage {
+        match self.0 % 360 {
+            0 => img,
+            90 => img.rotate90(),
+            180 => img.rotate180(),
+            270 => img.rotate270(),
+            deg => {
+                let rotated = rotate_any(&img.to_rgba8(), deg as f64, Rgba([255, 255, 255, 255]));
+                if img.color().has_alpha() {
+                    DynamicImage::ImageRgba8(rotated)
+                } else {
+                    DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rotated).to_rgb8())
+                }
+            }
+        }
+    }
+}
+
+/// Bilinear clockwise rotation by inverse mapping onto a `bg` canvas that holds the whole image.
+pub fn rotate_any(src: &RgbaImage, deg: f64, bg: Rgba<u8>) -> RgbaImage {
+    let (w, h) = (src.width() as f64, src.height() as f64);
+    let (sin, cos) = deg.to_radians().sin_cos();
+    let out_w = (w * cos.abs() + h * sin.abs()).round().max(1.0) as u32;
+    let out_h = (w * sin.abs() + h * cos.abs()).round().max(1.0) as u32;
+    let mut out = RgbaImage::from_pixel(out_w, out_h, bg);
+    let (ocx, ocy) = (out_w as f64 / 2.0, out_h as f64 / 2.0);
+    let (icx, icy) = (w / 2.0, h / 2.0);
+    for (x, y, px) in out.enumerate_pixels_mut() {
+        let (dx, dy) = (x as f64 + 0.5 - ocx, y as f64 + 0.5 - ocy);
+        // Inverse of a clockwise rotation (y axis points down).
+        let sx = dx * cos + dy * sin + icx - 0.5;
+        let sy = -dx * sin + dy * cos + icy - 0.5;
+        if let Some(s) = sample(src, sx, sy, bg) {
+            *px = s;
+        }
+    }
+    out
+}
+
+/// Bilinear sample at (x, y); outside pixels count as `bg`, `None` when fully outside.
+fn sample(img: &RgbaImage, x: f64, y: f64, bg: Rgba<u8>) -> Option<Rgba<u8>> {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    if x < -1.0 || y < -1.0 || x > w as f64 || y > h as f64 {
+        return None;
+    }
+    let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+    let (fx, fy) = (x - x0 as f64, y - y0 as f64);
+    let get = |xi: i64, yi: i64| -> [f64; 4] {
+        if xi < 0 || yi < 0 || xi >= w || yi >= h {
+            bg.0.map(f64::from)
+        } else {
+            img.get_pixel(xi as u32, yi as u32).0.map(f64::from)
+        }
+    };
+    let (a, b, c, d) = (get(x0, y0), get(x0 + 1, y0), get(x0, y0 + 1), get(x0 + 1, y0 + 1));
+    let mut out = [0u8; 4];
+    for i in 0..4 {
+        let top = a[i] * (1.0 - fx) + b[i] * fx;
+        let bottom = c[i] * (1.0 - fx) + d[i] * fx;
+        out[i] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+    }
+    Some(Rgba(out))
+}

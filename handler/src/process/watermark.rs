@@ -1,0 +1,277 @@
+//! `watermark`: text (with the bundled font) or another stored image, placed by gravity
+//! and offset, at an opacity, optionally tiled.
+
+use super::crop::Gravity;
+use super::rotate::rotate_any;
+use super::{params::Params, Action, Picture, StepContext};
+use crate::error::{ProcessError, Result};
+use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
+use image::{DynamicImage, Rgba, RgbaImage};
+
+/// DejaVu Sans (free licence, see `assets/`), used for every `type`.
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mark {
+    Text { text: String, color: [u8; 3], size: u32, shadow: u32, rotate: u32, fill: bool },
+    /// A stored object, with its own optional process and `P` (percent of the main image).
+    Image { key: String, process: Option<String>, percent: Option<u32> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watermark {
+    pub mark: Mark,
+    pub opacity: u32,
+    pub g: Gravity,
+    pub x: u32,
+    pub y: u32,
+    pub voffset: i32,
+}
+
+pub fn parse(p: &mut Params) -> Result<Action> {
+    let opacity = p.take_u32("t", 0..=100)?.unwrap_or(100);
+    let g = Gravity::take(p)?.unwrap_or(Gravity::SE);
+    let x = p.take_u32("x", 0..=4096)?.unwrap_or(10);
+    let y = p.take_u32("y", 0..=4096)?.unwrap_or(10);
+    let voffset = p.take_int("voffset", -1000..=1000)?.unwrap_or(0) as i32;
+    let image = p.take_base64("image")?;
+    let text = p.take_base64("text")?;
+    let _font_name = p.take_base64("type")?;
+    let color = p.take_color("color")?.unwrap_or([0, 0, 0]);
+    let size = p.take_u32("size", 1..=1000)?.unwrap_or(40);
+    let shadow = p.take_u32("shadow", 0..=100)?.unwrap_or(0);
+    let rotate = p.take_u32("rotate", 0..=360)?.unwrap_or(0);
+    let fill = p.take_flag("fill")?.unwrap_or(false);
+    let mark = match (text, image) {
+        (Some(text), None) if !text.is_empty() => Mark::Text { text, color, size, shadow, rotate, fill },
+        (None, Some(spec)) => image_mark(&spec).map_err(|m| p.err(m))?,
+        _ => return Err(p.err("needs exactly one of text or image (URL-safe base64)")),
+    };
+    Ok(Action::Watermark(Watermark { mark, opacity, g, x, y, voffset }))
+}
+
+/// `logo.png?x-oss-process=image/resize,P_20` → key, process without `P`, and `P`.
+fn image_mark(spec: &str) -> std::result::Result<Mark, String> {
+    let (key, process) = match spec.split_once("?x-oss-process=") {
+        Some((k, p)) => (k, Some(p)),
+        None => (spec, None),
+    };
+    if key.is_empty() {
+        return Err("image names an empty key".into());
+    }
+    let mut percent = None;
+    let process = process.map(|p| {
+        p.split('/')
+            .map(|seg| {
+                let parts: Vec<&str> = seg.split(',').filter(|part| match part.strip_prefix("P_") {
+                    Some(v) => {
+                        percent = v.parse::<u32>().ok().filter(|v| (1..=100).contains(v));
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+                parts.join(",")
+            })
+            .filter(|seg| seg != "resize")
+            .collect::<Vec<_>>()
+            .join("/")
+    });
+    let process = process.filter(|p| p.trim_start_matches("image").trim_matches('/') != "");
+    if let Some(p) = &process {
+        super::parse(p).map_err(|e| format!("image process: {}", e.message))?;
+    }
+    Ok(Mark::Image { key: key.to_string(), process, percent })
+}
+
+impl Watermark {
+    /// The key of the stored image this watermark needs fetched before processing.
+    pub fn image_key(&self) -> Option<&str> {
+        match &self.mark {
+            Mark::Image { key, .. } => Some(key),
+            Mark::Text { .. } => None,
+        }
+    }
+
+    pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        let (w, h) = (pic.width(), pic.height());
+        let mut mark = self.render(w, ctx)?;
+        if self.opacity < 100 {
+            for px in mark.pixels_mut() {
+                px.0[3] = (px.0[3] as u32 * self.opacity / 100) as u8;
+            }
+        }
+        let tile = matches!(self.mark, Mark::Text { fill: true, .. });
+        let positions = if tile { tiles(w, h, &mark) } else { vec![self.position(w, h, &mark)] };
+        pic.try_map(|mut f| {
+            for &(x, y) in &positions {
+                blend(&mut f, &mark, x, y);
+            }
+            Ok(f)
+        })
+    }
+
+    fn render(&self, main_width: u32, ctx: &StepContext) -> Result<RgbaImage> {
+        match &self.mark {
+            Mark::Text { text, color, size, shadow, rotate, .. } => {
+                let img = render_text(text, *color, *size, *shadow);
+                Ok(if *rotate % 360 == 0 { img } else { rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0])) })
+            }
+            Mark::Image { key, process, percent } => {
+                let mut pic = (ctx.watermarks)(key).ok_or_else(|| {
+                    ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist or is not an image"))
+                })?;
+                if let Some(p) = process {
+                    for a in super::parse(p)?.iter().filter(|a| !matches!(a, Action::Watermark(_))) {
+                        a.apply(&mut pic, ctx)?;
+                    }
+                }
+                if let Some(p) = percent {
+                    let w = (main_width * p / 100).max(1);
+                    let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1) as u32;
+                    pic.frames[0] = super::resize::resample(pic.first(), w, h)?;
+                }
+                Ok(pic.first().to_rgba8())
+            }
+        }
+    }
+
+    /// Top-left corner of the mark: gravity picks the anchor, x/y pull it in from the
+    /// edges it touches, voffset moves a vertically centred mark up.
+    fn position(&self, w: u32, h: u32, mark: &RgbaImage) -> (i64, i64) {
+        let (w, h, mw, mh) = (w as i64, h as i64, mark.width() as i64, mark.height() as i64);
+        let (x, y) = (self.x as i64, self.y as i64);
+        let px = match self.g.0 {
+            0 => x,
+            1 => (w - mw) / 2,
+            _ => w - mw - x,
+        };
+        let py = match self.g.1 {
+            0 => y,
+            1 => (h - mh) / 2 - self.voffset as i64,
+            _ => h - mh - y,
+        };
+        (px, py)
+    }
+}
+
+/// Positions that tile the mark over the whole image, with a gap of half its size.
+fn tiles(w: u32, h: u32, mark: &RgbaImage) -> Vec<(i64, i64)> {
+    let step_x = (mark.width() + mark.width() / 2).max(1) as usize;
+    let step_y = (mark.height() + mark.height() / 2).max(1) as usize;
+    (0..h as i64)
+        .step_by(step_y)
+        .flat_map(|y| (0..w as i64).step_by(step_x).map(move |x| (x, y)))
+        .collect()
+}
+
+/// One line of text in `color`, with an optional drop shadow of `shadow` percent opacity.
+fn render_text(text: &str, [r, g, b]: [u8; 3], size: u32, shadow: u32) -> RgbaImage {
+    let font = FontRef::try_from_slice(FONT).expect("the bundled font parses");
+    let scaled = font.as_scaled(PxScale::from(size as f32));
+    let mut glyphs = Vec::new();
+    let mut caret = 0.0f32;
+    let mut prev = None;
+    for c in text.chars().filter(|c| !c.is_control()) {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = prev {
+            caret += scaled.kern(p, id);
+        }
+        glyphs.push(id.with_scale_and_position(scaled.scale(), point(caret, scaled.ascent())));
+        caret += scaled.h_advance(id);
+        prev = Some(id);
+    }
+    let off = if shadow > 0 { (size / 20).max(1) } else { 0 };
+    let width = (caret.ceil() as u32).max(1) + off;
+    let height = (scaled.height().ceil() as u32).max(1) + off;
+    let mut img = RgbaImage::new(width, height);
+    let layers: &[(u32, [u8; 3], u32)] = &[(off, [0, 0, 0], shadow * 255 / 100), (0, [r, g, b], 255)];
+    for &(shift, rgb, alpha) in layers.iter().filter(|l| l.2 > 0) {
+        for glyph in &glyphs {
+            let Some(outlined) = font.outline_glyph(glyph.clone()) else { continue };
+            let bounds = outlined.px_bounds();
+            outlined.draw(|gx, gy, coverage| {
+                let x = gx as i64 + bounds.min.x as i64 + shift as i64;
+                let y = gy as i64 + bounds.min.y as i64 + shift as i64;
+                if x < 0 || y < 0 || x >= width as i64 || y >= height as i64 {
+                    return;
+                }
+                let a = (coverage * alpha as f32).round() as u8;
+                let px = img.get_pixel_mut(x as u32, y as u32);
+                *px = over(Rgba([rgb[0], rgb[1], rgb[2], a]), *px);
+            });
+        }
+    }
+    img
+}
+
+/// Porter-Duff "over" of two straight-alpha pixels.
+fn over(top: Rgba<u8>, bottom: Rgba<u8>) -> Rgba<u8> {
+    let ta = top.0[3] as f32 / 255.0;
+    let ba = bottom.0[3] as f32 / 255.0;
+    let oa = ta + ba * (1.0 - ta);
+    if oa <= 0.0 {
+        return Rgba([0, 0, 0, 0]);
+    }
+    let mut out = [0u8; 4];
+    for i in 0..3 {
+        let c = (top.0[i] as f32 * ta + bottom.0[i] as f32 * ba * (1.0 - ta)) / oa;
+        out[i] = c.round().clamp(0.0, 255.0) as u8;
+    }
+    out[3] = (oa * 255.0).round() as u8;
+    Rgba(out)
+}
+
+/// Draws `mark` over `frame` with its top-left at (x, y), clipped to the frame.
+fn blend(frame: &mut DynamicImage, mark: &RgbaImage, x: i64, y: i64) {
+    if !matches!(frame, DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_)) {
+        *frame = if frame.color().has_alpha() {
+            DynamicImage::ImageRgba8(frame.to_rgba8())
+        } else {
+            DynamicImage::ImageRgb8(frame.to_rgb8())
+        };
+    }
+    let (fw, fh) = (frame.width() as i64, frame.height() as i64);
+    for (mx, my, m) in mark.enumerate_pixels() {
+        let (fx, fy) = (x + mx as i64, y + my as i64);
+        if m.0[3] == 0 || fx < 0 || fy < 0 || fx >= fw || fy >= fh {
+            continue;
+        }
+        let (fx, fy) = (fx as u32, fy as u32);
+        match frame {
+            DynamicImage::ImageRgb8(f) => {
+                let p = f.get_pixel_mut(fx, fy);
+                let o = over(*m, Rgba([p.0[0], p.0[1], p.0[2], 255]));
+                p.0 = [o.0[0], o.0[1], o.0[2]];
+            }
+            DynamicImage::ImageRgba8(f) => {
+                let p = f.get_pixel_mut(fx, fy);
+                *p = over(*m, *p);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_spec_splits_out_percent() {
+        let m = image_mark("logo.png?x-oss-process=image/resize,P_20").unwrap();
+        assert_eq!(m, Mark::Image { key: "logo.png".into(), process: None, percent: Some(20) });
+        let m = image_mark("logo.png?x-oss-process=image/resize,P_20/rotate,90").unwrap();
+        assert_eq!(
+            m,
+            Mark::Image { key: "logo.png".into(), process: Some("image/rotate,90".into()), percent: Some(20) }
+        );
+    }
+
+    #[test]
+    fn text_renders_ink() {
+        let img = render_text("Hello", [255, 0, 0], 40, 50);
+        assert!(img.width() > 60 && img.height() >= 40);
+        assert!(img.pixels().any(|p| p.0 == [255, 0, 0, 255]));
+    }
+}
