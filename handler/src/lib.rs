@@ -1,1 +1,17 @@
+//! imgh's image handler: Alibaba OSS `x-oss-process` over a store (S3 or a folder).
+//!
+//! The request path flows one way: [`request`] (URL → key + process text) →
+//! [`process::parse`] (text → actions) → [`engine::process`] (plan, decode, steps,
+//! encode) → [`serve`] (HTTP response). [`store`] fetches sources; [`guard`] holds limits.
 
+pub mod codec;
+pub mod engine;
+pub mod error;
+pub mod guard;
+pub mod process;
+pub mod request;
+pub mod serve;
+pub mod store;
+pub mod style;
+
+pub use error::ProcessError;

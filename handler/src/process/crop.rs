@@ -92,8 +92,14 @@ mod tests {
     #[test]
     fn gravity_moves_the_origin_by_thirds() {
         assert_eq!(rect("w_100,h_100", 400, 300).unwrap(), (0, 0, 100, 100));
-        assert_eq!(rect("w_100,h_100,g_center", 400, 300).unwrap(), (133, 100, 100, 100));
-        assert_eq!(rect("w_100,h_100,g_se,x_10,y_10", 400, 300).unwrap(), (276, 210, 100, 90));
+        assert_eq!(
+            rect("w_100,h_100,g_center", 400, 300).unwrap(),
+            (133, 100, 100, 100)
+        );
+        assert_eq!(
+            rect("w_100,h_100,g_se,x_10,y_10", 400, 300).unwrap(),
+            (276, 210, 100, 90)
+        );
         assert_eq!(rect("x_100,y_50", 400, 300).unwrap(), (100, 50, 300, 250));
     }
 

@@ -22,7 +22,11 @@ impl<'a> Params<'a> {
                 None => bare.push(part),
             }
         }
-        Self { action, pairs, bare }
+        Self {
+            action,
+            pairs,
+            bare,
+        }
     }
 
     pub fn action(&self) -> &'a str {
@@ -48,7 +52,9 @@ impl<'a> Params<'a> {
     }
 
     pub fn take_int(&mut self, key: &str, range: RangeInclusive<i64>) -> Result<Option<i64>> {
-        let Some(raw) = self.take(key) else { return Ok(None) };
+        let Some(raw) = self.take(key) else {
+            return Ok(None);
+        };
         self.int(key, raw, range).map(Some)
     }
 
@@ -63,18 +69,26 @@ impl<'a> Params<'a> {
 
     /// A hex colour `RRGGBB` (a leading `#` is allowed).
     pub fn take_color(&mut self, key: &str) -> Result<Option<[u8; 3]>> {
-        let Some(raw) = self.take(key) else { return Ok(None) };
-        parse_color(raw)
-            .map(Some)
-            .ok_or_else(|| self.err(format!("{key} must be a colour RRGGBB in hex, got \"{raw}\"")))
+        let Some(raw) = self.take(key) else {
+            return Ok(None);
+        };
+        parse_color(raw).map(Some).ok_or_else(|| {
+            self.err(format!(
+                "{key} must be a colour RRGGBB in hex, got \"{raw}\""
+            ))
+        })
     }
 
     /// A URL-safe base64 text parameter (standard alphabet and missing padding accepted too).
     pub fn take_base64(&mut self, key: &str) -> Result<Option<String>> {
-        let Some(raw) = self.take(key) else { return Ok(None) };
-        decode_base64(raw)
-            .map(Some)
-            .ok_or_else(|| self.err(format!("{key} must be URL-safe base64 of UTF-8 text, got \"{raw}\"")))
+        let Some(raw) = self.take(key) else {
+            return Ok(None);
+        };
+        decode_base64(raw).map(Some).ok_or_else(|| {
+            self.err(format!(
+                "{key} must be URL-safe base64 of UTF-8 text, got \"{raw}\""
+            ))
+        })
     }
 
     /// The single bare value, as an integer in `range`.
@@ -134,6 +148,8 @@ pub fn decode_base64(raw: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cleaned).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cleaned)
+        .ok()?;
     String::from_utf8(bytes).ok()
 }

@@ -22,8 +22,20 @@ impl RoundedCorners {
         let mask = |x: u32, y: u32| {
             let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
             // Distance from the nearest corner's circle centre, when inside a corner box.
-            let cx = if px < r { r } else if px > w as f32 - r { w as f32 - r } else { return 1.0 };
-            let cy = if py < r { r } else if py > h as f32 - r { h as f32 - r } else { return 1.0 };
+            let cx = if px < r {
+                r
+            } else if px > w as f32 - r {
+                w as f32 - r
+            } else {
+                return 1.0;
+            };
+            let cy = if py < r {
+                r
+            } else if py > h as f32 - r {
+                h as f32 - r
+            } else {
+                return 1.0;
+            };
             let (dx, dy) = (px - cx, py - cy);
             coverage((dx * dx + dy * dy).sqrt(), r)
         };

@@ -1,0 +1,194 @@
+//! JPEG through mozjpeg (libjpeg-turbo inside): DCT-scaled decoding for shrink-on-load,
+//! and libjpeg-turbo's fast settings with optimised Huffman tables for encoding.
+
+use super::{bad, guarded, Header};
+use crate::error::Result;
+use crate::process::Picture;
+use image::{DynamicImage, GrayImage, RgbImage};
+use mozjpeg::{ColorSpace, Compress, Decompress};
+
+pub fn dimensions(data: &[u8]) -> Result<(u32, u32, u32)> {
+    guarded("JPEG header", || {
+        let d = Decompress::new_mem(data).map_err(|e| bad("JPEG header", e))?;
+        Ok((d.width() as u32, d.height() as u32, 1))
+    })
+}
+
+/// The largest DCT shrink (1/8, 1/4, 1/2) whose result still covers `min` in both sides.
+pub fn scale_numerator(w: u32, h: u32, min: Option<(u32, u32)>) -> u8 {
+    let Some((mw, mh)) = min else { return 8 };
+    for num in [1u32, 2, 4] {
+        let (sw, sh) = ((w * num).div_ceil(8), (h * num).div_ceil(8));
+        if sw >= mw && sh >= mh {
+            return num as u8;
+        }
+    }
+    8
+}
+
+pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> Result<Picture> {
+    let num = scale_numerator(header.width, header.height, min);
+    guarded("JPEG", || {
+        let mut d = Decompress::new_mem(data).map_err(|e| bad("JPEG", e))?;
+        d.scale(num);
+        let img = match d.image().map_err(|e| bad("JPEG", e))? {
+            mozjpeg::Format::RGB(s) => {
+                let (w, h, buf) = read_all(s)?;
+                RgbImage::from_raw(w, h, buf).map(DynamicImage::ImageRgb8)
+            }
+            mozjpeg::Format::Gray(s) => {
+                let (w, h, buf) = read_all(s)?;
+                GrayImage::from_raw(w, h, buf).map(DynamicImage::ImageLuma8)
+            }
+            mozjpeg::Format::CMYK(s) => {
+                let (w, h, cmyk) = read_all(s)?;
+                RgbImage::from_raw(w, h, cmyk_to_rgb(&cmyk)).map(DynamicImage::ImageRgb8)
+            }
+        };
+        let img = img.ok_or_else(|| bad("JPEG", "truncated scanlines"))?;
+        let mut pic = Picture::still(img);
+        if num != 8 {
+            pic.logical_size = Some((header.width, header.height));
+        }
+        Ok(pic)
+    })
+}
+
+fn read_all(mut s: mozjpeg::decompress::DecompressStarted<&[u8]>) -> Result<(u32, u32, Vec<u8>)> {
+    let (w, h) = (s.width() as u32, s.height() as u32);
+    let buf = s.read_scanlines::<u8>().map_err(|e| bad("JPEG", e))?;
+    s.finish().map_err(|e| bad("JPEG", e))?;
+    Ok((w, h, buf))
+}
+
+/// Adobe-style (inverted) CMYK, as Photoshop writes it, to RGB.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for px in cmyk.chunks_exact(4) {
+        let k = px[3] as u32;
+        out.extend(px[..3].iter().map(|&c| (c as u32 * k / 255) as u8));
+    }
+    out
+}
+
+pub fn encode(img: &DynamicImage, quality: u8, progressive: bool) -> Result<Vec<u8>> {
+    let (space, pixels) = match img {
+        DynamicImage::ImageLuma8(g) => (
+            ColorSpace::JCS_GRAYSCALE,
+            std::borrow::Cow::Borrowed(g.as_raw()),
+        ),
+        DynamicImage::ImageRgb8(rgb) => (
+            ColorSpace::JCS_RGB,
+            std::borrow::Cow::Borrowed(rgb.as_raw()),
+        ),
+        other => (
+            ColorSpace::JCS_RGB,
+            std::borrow::Cow::Owned(super::raster::flatten_on_white(other).into_raw()),
+        ),
+    };
+    guarded("JPEG encoder", || {
+        let mut c = Compress::new(space);
+        c.set_fastest_defaults();
+        c.set_size(img.width() as usize, img.height() as usize);
+        c.set_quality(quality as f32);
+        c.set_optimize_coding(true);
+        if progressive {
+            c.set_progressive_mode();
+        }
+        let mut started = c
+            .start_compress(Vec::new())
+            .map_err(|e| bad("JPEG encoder", e))?;
+        started
+            .write_scanlines(&pixels)
+            .map_err(|e| bad("JPEG encoder", e))?;
+        started.finish().map_err(|e| bad("JPEG encoder", e))
+    })
+}
+
+/// libjpeg's luminance table at quality 50, the reference `jpeg_set_quality` scales.
+const STD_LUMA: [u32; 64] = [
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+];
+
+/// Inverts `jpeg_set_quality` on the first luminance quantisation table.
+pub fn estimate_quality(data: &[u8]) -> Option<u8> {
+    let table = luma_table(data)?;
+    let sum: u32 = table.iter().sum();
+    let std: u32 = STD_LUMA.iter().sum();
+    let scale = sum as f64 * 100.0 / std as f64;
+    let q = if scale <= 100.0 {
+        (200.0 - scale) / 2.0
+    } else {
+        5000.0 / scale
+    };
+    Some(q.round().clamp(1.0, 100.0) as u8)
+}
+
+/// The 64 entries of quantisation table 0 from the first DQT segment that holds it.
+fn luma_table(data: &[u8]) -> Option<[u32; 64]> {
+    let mut i = 2;
+    while i + 4 <= data.len() && data[i] == 0xFF {
+        let marker = data[i + 1];
+        if marker == 0xD8 || (0xD0..=0xD7).contains(&marker) || marker == 0x01 || marker == 0xFF {
+            i += if marker == 0xFF { 1 } else { 2 };
+            continue;
+        }
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        let seg = data.get(i + 4..i + 2 + len)?;
+        match marker {
+            0xDB => {
+                let mut j = 0;
+                while j < seg.len() {
+                    let (precision, id) = (seg[j] >> 4, seg[j] & 0x0F);
+                    let size = if precision == 0 { 64 } else { 128 };
+                    let values = seg.get(j + 1..j + 1 + size)?;
+                    if id == 0 {
+                        let mut t = [0u32; 64];
+                        for (k, v) in t.iter_mut().enumerate() {
+                            *v = if precision == 0 {
+                                values[k] as u32
+                            } else {
+                                u16::from_be_bytes([values[2 * k], values[2 * k + 1]]) as u32
+                            };
+                        }
+                        return Some(t);
+                    }
+                    j += 1 + size;
+                }
+            }
+            0xDA => return None,
+            _ => {}
+        }
+        i += 2 + len;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shrink_on_load_keeps_at_least_the_target() {
+        assert_eq!(scale_numerator(2725, 2225, Some((720, 588))), 2);
+        assert_eq!(scale_numerator(6000, 4000, Some((500, 333))), 1);
+        assert_eq!(scale_numerator(400, 267, Some((200, 134))), 4);
+        assert_eq!(scale_numerator(400, 267, Some((300, 200))), 8);
+        assert_eq!(scale_numerator(400, 267, None), 8);
+    }
+
+    #[test]
+    fn quality_estimate_inverts_the_encoder() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 16, image::Rgb([90, 120, 200])));
+        for q in [30u8, 50, 75, 80, 90, 95] {
+            let bytes = encode(&img, q, false).unwrap();
+            let est = estimate_quality(&bytes).unwrap();
+            assert!(
+                (est as i32 - q as i32).abs() <= 1,
+                "q{q} estimated as {est}"
+            );
+        }
+    }
+}

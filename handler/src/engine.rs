@@ -1,0 +1,169 @@
+//! The request path from source bytes to response bytes: plan → decode → steps → encode.
+//! Synchronous and CPU-bound: callers run it on the bounded blocking pool.
+
+use crate::codec::{self, DecodeOptions, EncodeOptions, Format, Header};
+use crate::error::{ProcessError, Result};
+use crate::guard::{Deadline, Limits};
+use crate::process::{average_hue_json, Action, Output, Picture, Quality, StepContext};
+
+/// Encode quality when the request names none.
+pub const DEFAULT_QUALITY: u8 = 80;
+
+/// A finished response body.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+}
+
+/// Looks up the raw bytes of another stored object (watermark images), fetched beforehand.
+pub type Assets<'a> = &'a dyn Fn(&str) -> Option<&'a [u8]>;
+
+/// Runs `actions` over `source`.
+pub fn process(
+    source: &[u8],
+    actions: &[Action],
+    limits: &Limits,
+    assets: Assets,
+) -> Result<Processed> {
+    let deadline = Deadline::after(limits.timeout);
+    limits.check_source_len(source.len() as u64)?;
+    let header = codec::probe(source)?;
+    if actions.contains(&Action::Info) {
+        return Ok(json(info_json(source.len(), &header)));
+    }
+    if let Some(min) = actions.iter().find_map(|a| match a {
+        Action::Threshold(n) => Some(*n),
+        _ => None,
+    }) {
+        if (source.len() as u64) < min {
+            return Ok(Processed {
+                body: source.to_vec(),
+                content_type: header.format.mime(),
+            });
+        }
+    }
+    limits.check_header(&header)?;
+
+    let out = Output::from_actions(actions);
+    let format = out.format.unwrap_or(header.format);
+    let steps: Vec<&Action> = actions.iter().filter(|a| a.touches_pixels()).collect();
+    let animated = header.frames > 1 && format.animates();
+    let min_size = plan_shrink(&steps, &header, out.auto_orient, animated, limits)?;
+
+    let mut pic = codec::decode(
+        source,
+        &header,
+        DecodeOptions {
+            min_size,
+            all_frames: animated,
+            auto_orient: out.auto_orient,
+        },
+    )?;
+    deadline.check()?;
+
+    let decode_asset = |key: &str| -> Option<Picture> {
+        let bytes = assets(key)?;
+        let h = codec::probe(bytes).ok()?;
+        limits.check_header(&h).ok()?;
+        codec::decode(
+            bytes,
+            &h,
+            DecodeOptions {
+                auto_orient: true,
+                ..Default::default()
+            },
+        )
+        .ok()
+    };
+    let ctx = StepContext {
+        output_format: format,
+        max_output_side: limits.max_output_side,
+        watermarks: &decode_asset,
+    };
+    for step in steps {
+        if matches!(step, Action::Cgif(_)) && header.format != Format::Gif {
+            continue;
+        }
+        step.apply(&mut pic, &ctx)?;
+        deadline.check()?;
+    }
+    if actions.contains(&Action::AverageHue) {
+        return Ok(json(average_hue_json(pic.first())));
+    }
+    if !format.animates() {
+        pic = pic.into_first_frame();
+    }
+    limits.check_output(pic.width(), pic.height())?;
+
+    let quality = match out.quality {
+        None => DEFAULT_QUALITY,
+        Some(Quality::Absolute(q)) => q,
+        Some(Quality::Relative(q)) => match codec::estimated_jpeg_quality(source) {
+            Some(src_q) if header.format == Format::Jpeg => {
+                ((src_q as u32 * q as u32 + 50) / 100).max(1) as u8
+            }
+            _ => q,
+        },
+    };
+    let body = codec::encode(
+        &pic,
+        EncodeOptions {
+            format,
+            quality,
+            progressive: out.progressive,
+        },
+    )?;
+    deadline.check()?;
+    Ok(Processed {
+        body,
+        content_type: format.mime(),
+    })
+}
+
+/// Shrink-on-load: when the first pixel step is a resize, decode no larger than it needs.
+/// Its output size is checked here too, before a pixel is decoded.
+fn plan_shrink(
+    steps: &[&Action],
+    header: &Header,
+    auto_orient: bool,
+    animated: bool,
+    limits: &Limits,
+) -> Result<Option<(u32, u32)>> {
+    let Some(Action::Resize(r)) = steps.first() else {
+        return Ok(None);
+    };
+    let (w, h) = header.oriented_size(auto_orient);
+    let Some(g) = r.geometry(w, h, animated) else {
+        return Ok(None);
+    };
+    for (w, h) in [g.scaled, g.canvas] {
+        limits.check_output(w, h)?;
+    }
+    Ok((!animated).then_some(g.scaled))
+}
+
+fn info_json(size: usize, h: &Header) -> String {
+    format!(
+        "{{\"FileSize\": {{\"value\": \"{size}\"}}, \"Format\": {{\"value\": \"{}\"}}, \"ImageHeight\": {{\"value\": \"{}\"}}, \"ImageWidth\": {{\"value\": \"{}\"}}}}",
+        h.format.name(),
+        h.height,
+        h.width
+    )
+}
+
+fn json(body: String) -> Processed {
+    Processed {
+        body: body.into_bytes(),
+        content_type: "application/json",
+    }
+}
+
+/// Runs `f`, turning a panic into a 500 for this request only.
+pub fn catch_panics<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(ProcessError::internal(
+            "the image could not be processed (internal error)",
+        ))
+    })
+}

@@ -1,0 +1,28 @@
+//! Where source images come from. One trait; a folder and an in-memory set here.
+
+mod dir;
+mod mem;
+
+pub use dir::DirStore;
+pub use mem::MemStore;
+
+use crate::error::Result;
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+/// A fetched object and the validators passed through to the response.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub bytes: Bytes,
+    pub etag: Option<String>,
+    pub last_modified: Option<SystemTime>,
+}
+
+pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<Object>> + Send + 'a>>;
+
+pub trait Store: Send + Sync {
+    /// Fetches `key`; objects over `max_bytes` are refused without reading them whole.
+    fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a>;
+}
