@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn shrink_on_load_keeps_at_least_the_target() {
-        assert_eq!(scale_numerator(2725, 2225, Some((720, 588))), 2);
+        assert_eq!(scale_numerator(2725, 2225, Some((720, 588))), 4);
         assert_eq!(scale_numerator(6000, 4000, Some((500, 333))), 1);
         assert_eq!(scale_numerator(400, 267, Some((200, 134))), 4);
         assert_eq!(scale_numerator(400, 267, Some((300, 200))), 8);

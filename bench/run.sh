@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# imgh vs sharp on the same real photographs, the same machine, one run, one core each.
+#   bench/run.sh [ITERATIONS]
+# Task 1: a ~6 MP JPEG photo → 720 px wide, Lanczos3, JPEG q80 (ms/op, ratio).
+# Task 2: a 20 MP JPEG photo → 500 px wide (ms/op and peak RSS).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-30}
+data="$root/target/bench-data"
+mkdir -p "$data"
+
+# Real CC-licensed photographs from Debian's lomiri-wallpapers packages.
+if [ ! -f "$data/photo-6mp.jpg" ] || [ ! -f "$data/photo-20mp.jpg" ]; then
+  (cd "$data" && apt-get download lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 >/dev/null)
+  for deb in "$data"/lomiri-wallpapers-*.deb; do dpkg-deb -x "$deb" "$data/x"; done
+  cp "$data/x/usr/share/backgrounds/free_by_Peter_Nerlich.jpg" "$data/photo-6mp.jpg"       # 2880x2160
+  cp "$data/x/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg" "$data/photo-20mp.jpg"   # 6028x3391
+fi
+
+[ -d "$root/bench/node_modules/sharp" ] || (cd "$root/bench" && npm install --silent --no-audit --no-fund >/dev/null)
+cargo build --release -q -p imgh-handler --example bench
+imgh="$root/target/release/examples/bench"
+
+# Pin both to one core so the comparison is per core.
+pin=(taskset -c 0)
+command -v taskset >/dev/null || pin=()
+
+echo "task 1: 2880x2160 JPEG -> 720x540 Lanczos3 JPEG q80, $n iterations, one core"
+a=$("${pin[@]}" "$imgh" "$data/photo-6mp.jpg" "image/resize,w_720/quality,Q_80" "$n")
+b=$("${pin[@]}" node "$root/bench/sharp.mjs" "$data/photo-6mp.jpg" 720 0 80 "$n")
+echo "  $a"; echo "  $b"
+python3 - "$a" "$b" <<'PY'
+import json, sys
+a, b = (json.loads(x) for x in sys.argv[1:3])
+print(f"  imgh {a['ms_median']} ms/op, sharp {b['ms_median']} ms/op: imgh is {b['ms_median']/a['ms_median']:.2f}x sharp's speed")
+PY
+
+echo "task 2: 6028x3391 (20 MP) JPEG -> 500 px JPEG q80, $n iterations, one core"
+a=$("${pin[@]}" "$imgh" "$data/photo-20mp.jpg" "image/resize,w_500/quality,Q_80" "$n")
+b=$("${pin[@]}" node "$root/bench/sharp.mjs" "$data/photo-20mp.jpg" 500 0 80 "$n")
+echo "  $a"; echo "  $b"
+python3 - "$a" "$b" <<'PY'
+import json, sys
+a, b = (json.loads(x) for x in sys.argv[1:3])
+print(f"  imgh {a['ms_median']} ms/op, peak RSS {a['peak_rss_mb']} MB; sharp {b['ms_median']} ms/op, peak RSS {b['peak_rss_mb']} MB: {b['ms_median']/a['ms_median']:.2f}x")
+PY

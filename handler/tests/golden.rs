@@ -1,0 +1,357 @@
+//! Golden tests: every action on real photographs, outputs decoded and checked for
+//! dimensions, format, frames, alpha and pixel values where the semantics fix them.
+
+mod common;
+
+use common::*;
+use image::{AnimationDecoder, DynamicImage, GenericImageView, Rgb, RgbImage};
+
+const JPG: &str = "mountain.jpg"; // 1200x799
+const PNG: &str = "dragonfly-alpha.png"; // 600x450, alpha
+const GIF: &str = "sunset-anim.gif"; // 360x280, 6 frames
+
+#[test]
+fn resize_modes_and_rounding() {
+    let src = sample(JPG);
+    let cases = [
+        ("image/resize,w_200", (200, 133)),
+        ("image/resize,h_100", (150, 100)),
+        ("image/resize,w_150", (150, 100)),
+        ("image/resize,m_lfit,w_300,h_300", (300, 200)),
+        ("image/resize,m_mfit,w_300,h_300", (451, 300)),
+        ("image/resize,m_fill,w_300,h_300", (300, 300)),
+        ("image/resize,m_pad,w_300,h_300", (300, 300)),
+        ("image/resize,m_fixed,w_100,h_300", (100, 300)),
+        ("image/resize,m_fixed,w_100", (100, 799)),
+        ("image/resize,l_240", (240, 160)),
+        ("image/resize,s_160", (240, 160)),
+        ("image/resize,p_50", (600, 400)),
+        ("image/resize,p_150", (1800, 1199)),
+        ("image/resize,w_5000", (1200, 799)),
+        ("image/resize,w_1600,limit_0", (1600, 1065)),
+    ];
+    for (process, want) in cases {
+        let out = run(&src, process);
+        assert_eq!(out.content_type, "image/jpeg", "{process}");
+        assert_eq!(dims(&decode(&out)), want, "{process}");
+    }
+}
+
+#[test]
+fn resize_missing_side_rounds_to_nearest_with_shrink_on_load() {
+    // 400x267 at w_200 → 200x134 (133.5 rounds up), decoded at 1/2 scale on the way.
+    let src = DynamicImage::ImageRgb8(RgbImage::from_fn(400, 267, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90])));
+    let out = run(&to_jpeg(&src), "image/resize,w_200");
+    assert_eq!(dims(&decode(&out)), (200, 134));
+}
+
+#[test]
+fn resize_pad_fills_with_colour() {
+    let out = decode(&run(&sample(JPG), "image/resize,m_pad,w_300,h_300,color_FF0000"));
+    assert!(close(rgba(&out, 150, 5), [255, 0, 0, 255], 8), "{:?}", rgba(&out, 150, 5));
+    assert!(!close(rgba(&out, 150, 150), [255, 0, 0, 255], 60));
+}
+
+#[test]
+fn crop_is_pixel_exact_on_png() {
+    let src = sample(PNG);
+    let orig = image::load_from_memory(&src).unwrap();
+    let out = decode(&run(&src, "image/crop,x_100,y_50,w_80,h_60"));
+    assert_eq!(dims(&out), (80, 60));
+    for (x, y) in [(0, 0), (79, 59), (40, 30)] {
+        assert_eq!(rgba(&out, x, y), rgba(&orig, 100 + x, 50 + y));
+    }
+    // Gravity: the se cell starts at (2·round(600/3), 2·round(450/3)) = (400, 300).
+    let out = decode(&run(&src, "image/crop,g_se,x_10,y_10"));
+    assert_eq!(dims(&out), (190, 140));
+    assert_eq!(rgba(&out, 0, 0), rgba(&orig, 410, 310));
+    // w/h past the edge are clamped.
+    assert_eq!(dims(&decode(&run(&src, "image/crop,x_500,w_500,h_10"))), (100, 10));
+}
+
+#[test]
+fn indexcrop_picks_a_slice_or_leaves_the_image() {
+    let src = sample(PNG);
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,x_200,i_1"))), (200, 450));
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,y_200,i_2"))), (600, 50));
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,x_200,i_9"))), (600, 450));
+}
+
+#[test]
+fn circle_is_transparent_or_white_outside() {
+    let src = sample(JPG);
+    let png = decode(&run(&src, "image/circle,r_100/format,png"));
+    assert_eq!(dims(&png), (201, 201));
+    assert_eq!(rgba(&png, 0, 0)[3], 0);
+    assert_eq!(rgba(&png, 100, 100)[3], 255);
+    let jpg = decode(&run(&src, "image/circle,r_100"));
+    assert!(close(rgba(&jpg, 1, 1), [255, 255, 255, 255], 6));
+    // r larger than half the short side: the largest centred square.
+    assert_eq!(dims(&decode(&run(&src, "image/circle,r_2000/format,png"))), (799, 799));
+}
+
+#[test]
+fn rounded_corners() {
+    let out = decode(&run(&sample(JPG), "image/resize,w_300/rounded-corners,r_40/format,webp"));
+    assert_eq!(dims(&out), (300, 200));
+    assert_eq!(rgba(&out, 0, 0)[3], 0);
+    assert_eq!(rgba(&out, 150, 100)[3], 255);
+    assert_eq!(rgba(&out, 150, 0)[3], 255);
+}
+
+#[test]
+fn rotate_grows_the_canvas_with_white() {
+    let src = sample(JPG);
+    assert_eq!(dims(&decode(&run(&src, "image/rotate,90"))), (799, 1200));
+    assert_eq!(dims(&decode(&run(&src, "image/rotate,180"))), (1200, 799));
+    let out = decode(&run(&src, "image/resize,w_300/rotate,45"));
+    let (w, h) = dims(&out);
+    assert!((353..=355).contains(&w) && (353..=355).contains(&h), "{w}x{h}");
+    assert!(close(rgba(&out, 2, 2), [255, 255, 255, 255], 6));
+}
+
+#[test]
+fn tone_actions_move_the_statistics() {
+    let src = sample(JPG);
+    let base = decode(&run(&src, "image/resize,w_300"));
+    let bright = decode(&run(&src, "image/resize,w_300/bright,50"));
+    let dark = decode(&run(&src, "image/resize,w_300/bright,-50"));
+    assert!(mean_luma(&bright) > mean_luma(&base) + 20.0);
+    assert!(mean_luma(&dark) < mean_luma(&base) - 20.0);
+    let flat = decode(&run(&src, "image/resize,w_300/contrast,-60"));
+    assert!(luma_stddev(&flat) < luma_stddev(&base) * 0.7);
+    let blurred = decode(&run(&src, "image/resize,w_300/blur,r_5,s_5"));
+    let sharp = decode(&run(&src, "image/resize,w_300/sharpen,200"));
+    let detail = |img: &DynamicImage| {
+        let l = img.to_luma8();
+        l.windows_sum()
+    };
+    assert!(detail(&blurred) < detail(&base) * 0.8);
+    assert!(detail(&sharp) > detail(&base));
+}
+
+trait Detail {
+    fn windows_sum(&self) -> f64;
+}
+
+impl Detail for image::GrayImage {
+    /// Sum of absolute horizontal differences: high-frequency energy.
+    fn windows_sum(&self) -> f64 {
+        self.rows().map(|r| r.collect::<Vec<_>>().windows(2).map(|w| w[0].0[0].abs_diff(w[1].0[0]) as f64).sum::<f64>()).sum()
+    }
+}
+
+#[test]
+fn grey_has_equal_channels() {
+    let out = decode(&run(&sample(JPG), "image/resize,w_200/grey/format,png"));
+    for (x, y) in [(10, 10), (100, 60), (190, 120)] {
+        let [r, g, b, _] = rgba(&out, x, y);
+        assert!(r == g && g == b);
+    }
+}
+
+#[test]
+fn interlace_writes_progressive_jpeg() {
+    let has_sof = |bytes: &[u8], m: u8| bytes.windows(2).any(|w| w == [0xFF, m]);
+    let plain = run(&sample(JPG), "image/resize,w_200");
+    let prog = run(&sample(JPG), "image/resize,w_200/interlace,1");
+    assert!(has_sof(&plain.body, 0xC0) && !has_sof(&plain.body, 0xC2));
+    assert!(has_sof(&prog.body, 0xC2));
+    assert_eq!(dims(&decode(&prog)), (200, 133));
+}
+
+#[test]
+fn quality_absolute_and_relative() {
+    let src = sample(JPG); // saved at q85
+    let q = |process: &str| imgh_handler::codec::estimated_jpeg_quality(&run(&src, process).body).unwrap();
+    assert_eq!(q("image/resize,w_300"), 80);
+    assert_eq!(q("image/resize,w_300/quality,Q_30"), 30);
+    assert_eq!(q("image/resize,w_300/quality,q_50"), 43); // 85 × 50 %
+    let small = run(&src, "image/resize,w_300/quality,Q_20").body.len();
+    let big = run(&src, "image/resize,w_300/quality,Q_95").body.len();
+    assert!(small * 2 < big);
+}
+
+#[test]
+fn every_output_format() {
+    let src = sample(PNG);
+    for (name, mime, alpha) in [
+        ("jpg", "image/jpeg", false),
+        ("jpeg", "image/jpeg", false),
+        ("png", "image/png", true),
+        ("webp", "image/webp", true),
+        ("gif", "image/gif", true),
+        ("bmp", "image/bmp", false),
+        ("tiff", "image/tiff", true),
+    ] {
+        let out = run(&src, &format!("image/resize,w_120/format,{name}"));
+        assert_eq!(out.content_type, mime);
+        let img = decode(&out);
+        assert_eq!(dims(&img), (120, 90), "{name}");
+        assert_eq!(img.color().has_alpha(), alpha, "{name}");
+        if alpha {
+            assert_eq!(rgba(&img, 0, 0)[3], 0, "{name}: the transparent corner stays transparent");
+        } else {
+            assert!(close(rgba(&img, 0, 0), [255, 255, 255, 255], 8), "{name}: flattened onto white");
+        }
+    }
+    let avif = run(&src, "image/resize,w_120/format,avif");
+    assert_eq!(avif.content_type, "image/avif");
+    assert_eq!(&avif.body[4..12], b"ftypavif");
+    assert_eq!(imgh_handler::codec::probe(&avif.body).unwrap().width, 120);
+    // WebP lossless at Q_100 is pixel-exact.
+    let orig = image::load_from_memory(&src).unwrap();
+    let lossless = decode(&run(&src, "image/crop,w_64,h_64,x_200,y_200/format,webp/quality,Q_100"));
+    assert_eq!(rgba(&lossless, 10, 10), rgba(&orig, 210, 210));
+}
+
+#[test]
+fn webp_source_shrinks_on_load() {
+    let out = decode(&run(&sample("mountain.webp"), "image/resize,w_300"));
+    assert_eq!(dims(&out), (300, 200));
+}
+
+#[test]
+fn info_describes_the_stored_source() {
+    let src = sample(JPG);
+    let out = run(&src, "image/resize,w_10/info");
+    assert_eq!(out.content_type, "application/json");
+    let v: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(v["FileSize"]["value"], src.len().to_string());
+    assert_eq!(v["Format"]["value"], "jpg");
+    assert_eq!(v["ImageWidth"]["value"], "1200");
+    assert_eq!(v["ImageHeight"]["value"], "799");
+    let gif: serde_json::Value = serde_json::from_slice(&run(&sample(GIF), "image/info").body).unwrap();
+    assert_eq!(gif["Format"]["value"], "gif");
+}
+
+#[test]
+fn threshold_returns_small_sources_untouched() {
+    let src = sample(JPG);
+    let out = run(&src, "image/threshold,10000000/resize,w_10");
+    assert_eq!(out.body, src);
+    let out = run(&src, "image/threshold,1000/resize,w_10");
+    assert_eq!(dims(&decode(&out)), (10, 7));
+}
+
+fn gif_frames(bytes: &[u8]) -> Vec<image::Frame> {
+    image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)).unwrap().into_frames().collect_frames().unwrap()
+}
+
+fn webp_frames(bytes: &[u8]) -> Vec<image::Frame> {
+    image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes)).unwrap().into_frames().collect_frames().unwrap()
+}
+
+#[test]
+fn animations_keep_their_frames() {
+    let src = sample(GIF);
+    let out = run(&src, "image/resize,w_120");
+    assert_eq!(out.content_type, "image/gif");
+    let frames = gif_frames(&out.body);
+    assert_eq!(frames.len(), 6);
+    assert_eq!(frames[0].buffer().dimensions(), (120, 93));
+    let delay = frames[0].delay().numer_denom_ms();
+    assert_eq!(delay.0 / delay.1, 120);
+    // GIF → WebP stays animated; GIF → JPEG takes the first frame.
+    let webp = run(&src, "image/resize,w_120/format,webp");
+    assert_eq!(webp_frames(&webp.body).len(), 6);
+    let jpg = decode(&run(&src, "image/format,jpg"));
+    assert_eq!(dims(&jpg), (360, 280));
+    // Never enlarged, even with limit_0.
+    assert_eq!(gif_frames(&run(&src, "image/resize,w_720,limit_0").body)[0].buffer().dimensions(), (360, 280));
+    // cgif keeps the first N frames.
+    assert_eq!(gif_frames(&run(&src, "image/cgif,s_2").body).len(), 2);
+}
+
+#[test]
+fn text_watermark_draws_in_the_corner() {
+    let src = sample(JPG);
+    let base = decode(&run(&src, "image/resize,w_400/format,png"));
+    // "imgh" in red, bottom-right, 10 px in.
+    let out = decode(&run(&src, "image/resize,w_400/watermark,text_aW1naA,color_FF0000,size_40/format,png"));
+    let red = |img: &DynamicImage, x0: u32, y0: u32, x1: u32, y1: u32| {
+        (x0..x1).flat_map(|x| (y0..y1).map(move |y| (x, y))).filter(|&(x, y)| {
+            let [r, g, b, _] = rgba(img, x, y);
+            r > 200 && g < 60 && b < 60
+        })
+        .count()
+    };
+    assert!(red(&out, 300, 210, 390, 257) > red(&base, 300, 210, 390, 257) + 50);
+    assert_eq!(red(&out, 0, 0, 200, 100), red(&base, 0, 0, 200, 100));
+}
+
+#[test]
+fn image_watermark_uses_the_fetched_object() {
+    let src = sample(JPG);
+    let logo = sample(PNG);
+    // base64url("logo.png?x-oss-process=image/resize,P_20")
+    let spec = "bG9nby5wbmc_eC1vc3MtcHJvY2Vzcz1pbWFnZS9yZXNpemUsUF8yMA";
+    let actions = imgh_handler::process::parse(&format!("image/resize,w_400/watermark,image_{spec},g_nw,x_0,y_0")).unwrap();
+    let assets = |k: &str| (k == "logo.png").then_some(logo.as_slice());
+    let out = imgh_handler::engine::process(&src, &actions, &Default::default(), &assets).unwrap();
+    let with = decode(&out);
+    let without = decode(&run(&src, "image/resize,w_400"));
+    // The logo (20 % of 400 = 80 px wide) changes the top-left, not the far corner.
+    let diff = |x: u32, y: u32| {
+        let (a, b) = (rgba(&with, x, y), rgba(&without, x, y));
+        a.iter().zip(b).map(|(p, q)| p.abs_diff(q) as u32).sum::<u32>()
+    };
+    assert!((20..60).map(|i| diff(i, 30)).sum::<u32>() > 200);
+    assert!((300..340).map(|i| diff(i, 200)).sum::<u32>() < 200);
+    let missing = imgh_handler::engine::process(&src, &actions, &Default::default(), &|_| None).unwrap_err();
+    assert_eq!(missing.status, 400);
+}
+
+#[test]
+fn average_hue_is_the_mean_colour() {
+    let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, Rgb([0x20, 0x80, 0xC0])));
+    let out = run(&to_png(&img), "image/average-hue");
+    let v: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(v["RGB"], "0x2080c0");
+}
+
+/// Applies EXIF orientation `o` to a display image the way a camera stores it.
+fn stored_for(display: &DynamicImage, o: u8) -> DynamicImage {
+    // The inverse of each orientation's transform: 6 and 8 swap, the rest are their own.
+    let inverse = [1, 2, 3, 4, 5, 8, 7, 6][o as usize - 1];
+    let mut img = display.clone();
+    img.apply_orientation(image::metadata::Orientation::from_exif(inverse).unwrap());
+    img
+}
+
+#[test]
+fn all_eight_exif_orientations_are_applied_once() {
+    // A 64x32 display image: red left half, blue right half, a green top-left quarter.
+    let display = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 32, |x, y| match (x < 32, y < 16, x < 16) {
+        (true, true, true) => Rgb([0, 200, 0]),
+        (true, _, _) => Rgb([220, 0, 0]),
+        _ => Rgb([0, 0, 220]),
+    }));
+    for o in 1..=8u8 {
+        let jpeg = with_exif_orientation(&to_jpeg(&stored_for(&display, o)), o as u16);
+        assert_eq!(imgh_handler::codec::probe(&jpeg).unwrap().orientation, o);
+        for process in ["image/format,png", "image/resize,w_32/format,png"] {
+            let out = run(&jpeg, process);
+            assert!(!out.body.windows(6).any(|w| w == b"Exif\0\0"), "o{o}: no EXIF in the output");
+            let img = decode(&out);
+            let (w, h) = dims(&img);
+            assert_eq!((w, h), if process.contains("w_32") { (32, 16) } else { (64, 32) }, "o{o} {process}");
+            let at = |fx: f32, fy: f32| rgba(&img, (fx * w as f32) as u32, (fy * h as f32) as u32);
+            assert!(close(at(0.1, 0.2), [0, 200, 0, 255], 40), "o{o} {process}: top-left {:?}", at(0.1, 0.2));
+            assert!(close(at(0.3, 0.8), [220, 0, 0, 255], 40), "o{o} {process}: left {:?}", at(0.3, 0.8));
+            assert!(close(at(0.8, 0.5), [0, 0, 220, 255], 40), "o{o} {process}: right {:?}", at(0.8, 0.5));
+        }
+        // auto-orient,0 keeps the stored layout.
+        let stored = decode(&run(&jpeg, "image/auto-orient,0/format,png"));
+        let want = if o >= 5 { (32, 64) } else { (64, 32) };
+        assert_eq!(dims(&stored), want, "o{o} auto-orient,0");
+    }
+}
+
+#[test]
+fn outputs_carry_no_exif() {
+    let jpeg = with_exif_orientation(&sample(JPG), 1);
+    let out = run(&jpeg, "image/resize,w_100");
+    assert!(!out.body.windows(6).any(|w| w == b"Exif\0\0"));
+    assert_eq!(decode(&out).dimensions(), (100, 67));
+}
