@@ -155,34 +155,34 @@ impl Resize {
             }
         }
         pic.try_map(|f| match self.mode {
-            Mode::Fill => resample_cover(&f, g.canvas.0, g.canvas.1),
+            Mode::Fill => resample_cover(f, g.canvas.0, g.canvas.1),
             Mode::Pad => {
-                let inner = resample(&f, g.scaled.0, g.scaled.1)?;
+                let inner = resample(f, g.scaled.0, g.scaled.1)?;
                 Ok(pad(inner, g.canvas, self.color))
             }
-            _ => resample(&f, g.scaled.0, g.scaled.1),
+            _ => resample(f, g.scaled.0, g.scaled.1),
         })
     }
 }
 
 /// Lanczos3 resampling with SIMD (`fast_image_resize`), alpha premultiplied on the way.
-pub fn resample(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage> {
+pub fn resample(img: DynamicImage, w: u32, h: u32) -> Result<DynamicImage> {
     resample_with(img, w, h, None)
 }
 
 /// Resamples to cover `w`×`h` and cuts the centre, in one pass.
-pub fn resample_cover(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage> {
+pub fn resample_cover(img: DynamicImage, w: u32, h: u32) -> Result<DynamicImage> {
     resample_with(img, w, h, Some((0.5, 0.5)))
 }
 
 fn resample_with(
-    img: &DynamicImage,
+    img: DynamicImage,
     w: u32,
     h: u32,
     centre: Option<(f64, f64)>,
 ) -> Result<DynamicImage> {
     if (img.width(), img.height()) == (w, h) {
-        return Ok(img.clone());
+        return Ok(img);
     }
     let img = normalize(img);
     let mut dst = DynamicImage::new(w, h, img.color());
@@ -190,23 +190,20 @@ fn resample_with(
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
         .fit_into_destination(centre);
     Resizer::new()
-        .resize(img.as_ref(), &mut dst, &opts)
+        .resize(&img, &mut dst, &opts)
         .map_err(|e| ProcessError::internal(format!("resize failed: {e}")))?;
     Ok(dst)
 }
 
 /// The resampler works on 8-bit gray, gray+alpha, RGB and RGBA; anything else becomes RGB(A).
-fn normalize(img: &DynamicImage) -> std::borrow::Cow<'_, DynamicImage> {
-    use std::borrow::Cow;
+fn normalize(img: DynamicImage) -> DynamicImage {
     match img {
         DynamicImage::ImageLuma8(_)
         | DynamicImage::ImageLumaA8(_)
         | DynamicImage::ImageRgb8(_)
-        | DynamicImage::ImageRgba8(_) => Cow::Borrowed(img),
-        other if other.color().has_alpha() => {
-            Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8()))
-        }
-        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
+        | DynamicImage::ImageRgba8(_) => img,
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
     }
 }
 

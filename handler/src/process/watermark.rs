@@ -185,7 +185,7 @@ impl Watermark {
                     let w = (main_width * p / 100).max(1);
                     let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1)
                         as u32;
-                    pic.frames[0] = super::resize::resample(pic.first(), w, h)?;
+                    pic.frames[0] = super::resize::resample(pic.frames[0].clone(), w, h)?;
                 }
                 Ok(pic.first().to_rgba8())
             }
