@@ -1,6 +1,7 @@
 //! `imgh`: clap definitions and dispatch only.
 
 mod serve;
+mod sign;
 
 use clap::{Parser, Subcommand};
 
@@ -8,11 +9,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(
-    name = "imgh",
-    version,
-    about = "Run and deploy the imgh image-processing CDN"
-)]
+#[command(name = "imgh", version, about = "Run and deploy the imgh image-processing CDN")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +19,8 @@ struct Cli {
 enum Command {
     /// Serve a folder (default: the bundled sample photos) with the image handler.
     Serve(serve::ServeArgs),
+    /// Sign a URL for a handler that requires signed URLs.
+    Sign(sign::SignArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,5 +28,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Sign(args) => sign::run(args),
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use imgh_handler::guard::Limits;
-use imgh_handler::serve::{http, Handler, Unprocessed};
+use imgh_handler::serve::{http, Handler, Options};
 use imgh_handler::store::{DirStore, MemStore, Store};
 use imgh_handler::style::Styles;
 use std::path::PathBuf;
@@ -12,24 +12,12 @@ use std::sync::Arc;
 /// The sample photographs bundled with imgh (see samples/LICENSES.md).
 const SAMPLES: &[(&str, &[u8])] = &[
     ("mountain.jpg", include_bytes!("../../samples/mountain.jpg")),
-    (
-        "mountain.webp",
-        include_bytes!("../../samples/mountain.webp"),
-    ),
-    (
-        "dragonfly.jpg",
-        include_bytes!("../../samples/dragonfly.jpg"),
-    ),
-    (
-        "dragonfly-alpha.png",
-        include_bytes!("../../samples/dragonfly-alpha.png"),
-    ),
+    ("mountain.webp", include_bytes!("../../samples/mountain.webp")),
+    ("dragonfly.jpg", include_bytes!("../../samples/dragonfly.jpg")),
+    ("dragonfly-alpha.png", include_bytes!("../../samples/dragonfly-alpha.png")),
     ("friends.jpg", include_bytes!("../../samples/friends.jpg")),
     ("sunset.jpg", include_bytes!("../../samples/sunset.jpg")),
-    (
-        "sunset-anim.gif",
-        include_bytes!("../../samples/sunset-anim.gif"),
-    ),
+    ("sunset-anim.gif", include_bytes!("../../samples/sunset-anim.gif")),
 ];
 
 #[derive(clap::Args)]
@@ -51,15 +39,14 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "imgh_handler=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "imgh_handler=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let (store, keys): (Arc<dyn Store>, Vec<String>) = match &args.dir {
         Some(dir) => {
-            let store = DirStore::new(dir)
-                .with_context(|| format!("cannot serve {}: no such folder", dir.display()))?;
+            let store =
+                DirStore::new(dir).with_context(|| format!("cannot serve {}: no such folder", dir.display()))?;
             (Arc::new(store), Vec::new())
         }
         None => {
@@ -67,27 +54,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             for (key, bytes) in SAMPLES {
                 mem.insert(*key, *bytes);
             }
-            (
-                Arc::new(mem),
-                SAMPLES.iter().map(|(k, _)| k.to_string()).collect(),
-            )
+            (Arc::new(mem), SAMPLES.iter().map(|(k, _)| k.to_string()).collect())
         }
     };
     let styles = match &args.styles {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            Styles::from_toml(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Styles::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?
         }
         None => Styles::default(),
     };
-    let handler = Arc::new(Handler::new(
-        store,
-        Arc::new(styles),
-        Limits::default(),
-        Unprocessed::Original,
-    ));
+    let handler = Arc::new(Handler::single(store, Arc::new(styles), Limits::default(), Options::default()));
     let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
@@ -99,10 +76,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("serving the bundled samples; try:");
         for (key, process) in [
             ("mountain.jpg", "image/resize,w_300"),
-            (
-                "dragonfly.jpg",
-                "image/resize,m_fill,w_200,h_200/format,webp",
-            ),
+            ("dragonfly.jpg", "image/resize,m_fill,w_200,h_200/format,webp"),
             ("friends.jpg", "image/crop,w_400,h_400,g_center/rotate,90"),
             ("dragonfly-alpha.png", "image/circle,r_150/format,png"),
             ("sunset-anim.gif", "image/resize,w_120/format,webp"),

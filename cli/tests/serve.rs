@@ -25,10 +25,7 @@ fn start(args: &[&str]) -> Server {
         .spawn()
         .expect("start imgh serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines
-        .next()
-        .expect("a first line")
-        .expect("readable stdout");
+    let first = lines.next().expect("a first line").expect("readable stdout");
     let base = first.rsplit(' ').next().unwrap().to_string();
     assert!(base.starts_with("http://127.0.0.1:"), "{first}");
     // Keep draining stdout so the server never blocks on a full pipe.
@@ -69,43 +66,26 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
         .collect();
     let mut body = Vec::new();
     std::io::Read::read_to_end(&mut res.into_reader(), &mut body).unwrap();
-    Got {
-        status,
-        content_type,
-        headers,
-        body,
-    }
+    Got { status, content_type, headers, body }
 }
 
 fn header<'a>(g: &'a Got, name: &str) -> Option<&'a str> {
-    g.headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    g.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 #[test]
 fn serves_the_bundled_samples() {
     let s = start(&[]);
-    let got = get(&format!(
-        "{}/mountain.jpg?x-oss-process=image/resize,w_200/quality,q_50",
-        s.base
-    ));
+    let got = get(&format!("{}/mountain.jpg?x-oss-process=image/resize,w_200/quality,q_50", s.base));
     assert_eq!(got.status, 200);
     assert_eq!(got.content_type, "image/jpeg");
-    assert_eq!(
-        header(&got, "content-length"),
-        Some(got.body.len().to_string().as_str())
-    );
+    assert_eq!(header(&got, "content-length"), Some(got.body.len().to_string().as_str()));
     assert!(header(&got, "etag").is_some() && header(&got, "cache-control").is_some());
     let img = image::load_from_memory(&got.body).unwrap();
     assert_eq!((img.width(), img.height()), (200, 133));
 
     // Alibaba CDN's parameter name, and WebP output.
-    let got = get(&format!(
-        "{}/dragonfly.jpg?image_process=image/resize,m_fill,w_64,h_64/format,webp",
-        s.base
-    ));
+    let got = get(&format!("{}/dragonfly.jpg?image_process=image/resize,m_fill,w_64,h_64/format,webp", s.base));
     assert_eq!((got.status, got.content_type.as_str()), (200, "image/webp"));
     let img = image::load_from_memory(&got.body).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64));
@@ -113,39 +93,21 @@ fn serves_the_bundled_samples() {
     // No process: the original bytes.
     let got = get(&format!("{}/sunset.jpg", s.base));
     assert_eq!(got.status, 200);
-    assert_eq!(
-        got.body,
-        std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../samples/sunset.jpg"
-        ))
-        .unwrap()
-    );
+    assert_eq!(got.body, std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/sunset.jpg")).unwrap());
 }
 
 #[test]
 fn errors_over_http() {
     let s = start(&[]);
-    let got = get(&format!(
-        "{}/mountain.jpg?x-oss-process=image/resize,w_abc",
-        s.base
-    ));
+    let got = get(&format!("{}/mountain.jpg?x-oss-process=image/resize,w_abc", s.base));
     assert_eq!(got.status, 400);
     assert_eq!(got.content_type, "application/xml");
     let body = String::from_utf8(got.body).unwrap();
-    assert!(
-        body.contains("<Code>InvalidArgument</Code>") && body.contains("w must be an integer"),
-        "{body}"
-    );
+    assert!(body.contains("<Code>InvalidArgument</Code>") && body.contains("w must be an integer"), "{body}");
 
-    let got = get(&format!(
-        "{}/nope.jpg?x-oss-process=image/resize,w_10",
-        s.base
-    ));
+    let got = get(&format!("{}/nope.jpg?x-oss-process=image/resize,w_10", s.base));
     assert_eq!(got.status, 404);
-    assert!(String::from_utf8(got.body)
-        .unwrap()
-        .contains("<Code>NoSuchKey</Code>"));
+    assert!(String::from_utf8(got.body).unwrap().contains("<Code>NoSuchKey</Code>"));
 
     let got = request("POST", &format!("{}/mountain.jpg", s.base), &[]);
     assert_eq!(got.status, 405);
@@ -159,10 +121,7 @@ fn head_and_conditional_requests() {
     let head = request("HEAD", &url, &[]);
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
-    assert_eq!(
-        header(&head, "content-length"),
-        Some(full.body.len().to_string().as_str())
-    );
+    assert_eq!(header(&head, "content-length"), Some(full.body.len().to_string().as_str()));
     let etag = header(&full, "etag").unwrap().to_string();
     let again = request("GET", &url, &[("If-None-Match", &etag)]);
     assert_eq!(again.status, 304);
@@ -172,24 +131,11 @@ fn head_and_conditional_requests() {
 fn serves_a_folder_with_styles() {
     let dir = std::env::temp_dir().join(format!("imgh-serve-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("photos/2024 trip")).unwrap();
-    let jpg = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../samples/friends.jpg"
-    ))
-    .unwrap();
+    let jpg = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/friends.jpg")).unwrap();
     std::fs::write(dir.join("photos/2024 trip/café (1).jpg"), &jpg).unwrap();
     let styles = dir.join("styles.toml");
-    std::fs::write(
-        &styles,
-        "thumb = \"image/resize,m_fill,w_50,h_50/format,png\"\n",
-    )
-    .unwrap();
-    let s = start(&[
-        "--dir",
-        dir.join("photos").to_str().unwrap(),
-        "--styles",
-        styles.to_str().unwrap(),
-    ]);
+    std::fs::write(&styles, "thumb = \"image/resize,m_fill,w_50,h_50/format,png\"\n").unwrap();
+    let s = start(&["--dir", dir.join("photos").to_str().unwrap(), "--styles", styles.to_str().unwrap()]);
     let key = "2024%20trip/caf%C3%A9%20(1).jpg";
     for url in [
         format!("{}/{key}?x-oss-process=style/thumb", s.base),
@@ -197,11 +143,7 @@ fn serves_a_folder_with_styles() {
         format!("{}/{key}!thumb", s.base),
     ] {
         let got = get(&url);
-        assert_eq!(
-            (got.status, got.content_type.as_str()),
-            (200, "image/png"),
-            "{url}"
-        );
+        assert_eq!((got.status, got.content_type.as_str()), (200, "image/png"), "{url}");
         let img = image::load_from_memory(&got.body).unwrap();
         assert_eq!((img.width(), img.height()), (50, 50));
     }

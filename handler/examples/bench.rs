@@ -22,10 +22,7 @@ fn main() {
     let iterations: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(20);
     let source = std::fs::read(file).expect("read the source image");
     let actions = process::parse(process_text).expect("a valid process");
-    let limits = Limits {
-        max_source_bytes: u64::MAX,
-        ..Limits::default()
-    };
+    let limits = Limits { max_source_bytes: u64::MAX, ..Limits::default() };
     let none = |_: &str| None;
     let mut out_len = 0;
     let mut times = Vec::with_capacity(iterations);

@@ -5,27 +5,36 @@ use crate::codec::{self, DecodeOptions, EncodeOptions, Format, Header};
 use crate::error::{ProcessError, Result};
 use crate::guard::{Deadline, Limits};
 use crate::process::{average_hue_json, Action, Output, Picture, Quality, StepContext};
+use std::time::Instant;
 
 /// Encode quality when the request names none.
 pub const DEFAULT_QUALITY: u8 = 80;
 
-/// A finished response body.
+/// A finished response body, and where the time went.
 #[derive(Debug, Clone)]
 pub struct Processed {
     pub body: Vec<u8>,
     pub content_type: &'static str,
+    pub timings: Timings,
+}
+
+/// Milliseconds spent per stage, for the request log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub decode_ms: f64,
+    pub steps_ms: f64,
+    pub encode_ms: f64,
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Looks up the raw bytes of another stored object (watermark images), fetched beforehand.
 pub type Assets<'a> = &'a dyn Fn(&str) -> Option<&'a [u8]>;
 
 /// Runs `actions` over `source`.
-pub fn process(
-    source: &[u8],
-    actions: &[Action],
-    limits: &Limits,
-    assets: Assets,
-) -> Result<Processed> {
+pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Assets) -> Result<Processed> {
     let deadline = Deadline::after(limits.timeout);
     limits.check_source_len(source.len() as u64)?;
     let header = codec::probe(source)?;
@@ -40,6 +49,7 @@ pub fn process(
             return Ok(Processed {
                 body: source.to_vec(),
                 content_type: header.format.mime(),
+                timings: Timings::default(),
             });
         }
     }
@@ -51,36 +61,21 @@ pub fn process(
     let animated = header.frames > 1 && format.animates();
     let min_size = plan_shrink(&steps, &header, out.auto_orient, animated, limits)?;
 
-    let mut pic = codec::decode(
-        source,
-        &header,
-        DecodeOptions {
-            min_size,
-            all_frames: animated,
-            auto_orient: out.auto_orient,
-        },
-    )?;
+    let mut timings = Timings::default();
+    let t = Instant::now();
+    let mut pic =
+        codec::decode(source, &header, DecodeOptions { min_size, all_frames: animated, auto_orient: out.auto_orient })?;
+    timings.decode_ms = ms_since(t);
     deadline.check()?;
+    let t = Instant::now();
 
     let decode_asset = |key: &str| -> Option<Picture> {
         let bytes = assets(key)?;
         let h = codec::probe(bytes).ok()?;
         limits.check_header(&h).ok()?;
-        codec::decode(
-            bytes,
-            &h,
-            DecodeOptions {
-                auto_orient: true,
-                ..Default::default()
-            },
-        )
-        .ok()
+        codec::decode(bytes, &h, DecodeOptions { auto_orient: true, ..Default::default() }).ok()
     };
-    let ctx = StepContext {
-        output_format: format,
-        max_output_side: limits.max_output_side,
-        watermarks: &decode_asset,
-    };
+    let ctx = StepContext { output_format: format, max_output_side: limits.max_output_side, watermarks: &decode_asset };
     for step in steps {
         if matches!(step, Action::Cgif(_)) && header.format != Format::Gif {
             continue;
@@ -88,6 +83,7 @@ pub fn process(
         step.apply(&mut pic, &ctx)?;
         deadline.check()?;
     }
+    timings.steps_ms = ms_since(t);
     if actions.contains(&Action::AverageHue) {
         return Ok(json(average_hue_json(pic.first())));
     }
@@ -100,25 +96,15 @@ pub fn process(
         None => DEFAULT_QUALITY,
         Some(Quality::Absolute(q)) => q,
         Some(Quality::Relative(q)) => match codec::estimated_jpeg_quality(source) {
-            Some(src_q) if header.format == Format::Jpeg => {
-                ((src_q as u32 * q as u32 + 50) / 100).max(1) as u8
-            }
+            Some(src_q) if header.format == Format::Jpeg => ((src_q as u32 * q as u32 + 50) / 100).max(1) as u8,
             _ => q,
         },
     };
-    let body = codec::encode(
-        &pic,
-        EncodeOptions {
-            format,
-            quality,
-            progressive: out.progressive,
-        },
-    )?;
+    let t = Instant::now();
+    let body = codec::encode(&pic, EncodeOptions { format, quality, progressive: out.progressive })?;
+    timings.encode_ms = ms_since(t);
     deadline.check()?;
-    Ok(Processed {
-        body,
-        content_type: format.mime(),
-    })
+    Ok(Processed { body, content_type: format.mime(), timings })
 }
 
 /// Shrink-on-load: when the first pixel step is a resize, decode no larger than it needs.
@@ -153,17 +139,11 @@ fn info_json(size: usize, h: &Header) -> String {
 }
 
 fn json(body: String) -> Processed {
-    Processed {
-        body: body.into_bytes(),
-        content_type: "application/json",
-    }
+    Processed { body: body.into_bytes(), content_type: "application/json", timings: Timings::default() }
 }
 
 /// Runs `f`, turning a panic into a 500 for this request only.
 pub fn catch_panics<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(ProcessError::internal(
-            "the image could not be processed (internal error)",
-        ))
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(ProcessError::internal("the image could not be processed (internal error)")))
 }

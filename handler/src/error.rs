@@ -13,11 +13,7 @@ pub struct ProcessError {
 
 impl ProcessError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     /// A bad action or parameter in `x-oss-process`.
@@ -36,11 +32,7 @@ impl ProcessError {
     }
 
     pub fn no_such_key(key: &str) -> Self {
-        Self::new(
-            404,
-            "NoSuchKey",
-            format!("The specified key does not exist: {key}"),
-        )
+        Self::new(404, "NoSuchKey", format!("The specified key does not exist: {key}"))
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

@@ -5,6 +5,7 @@
 //! encode) → [`serve`] (HTTP response). [`store`] fetches sources; [`guard`] holds limits.
 
 pub mod codec;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod guard;

@@ -1,43 +1,58 @@
-//! `imgh-handler`: the deployed handler binary. For now it serves a folder over HTTP
-//! with the 403 contract (no process → 403); the S3 store and the Lambda runtime
-//! adapter come with the cloud handler.
+//! `imgh-handler`: the deployed handler. One binary, two entry adapters chosen at start:
+//! the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else an HTTP server (ECS).
+//! A request without a process gets 403 so CloudFront falls back to the S3 origin.
 
-use imgh_handler::guard::Limits;
-use imgh_handler::serve::{http, Handler, Unprocessed};
-use imgh_handler::store::DirStore;
-use imgh_handler::style::Styles;
+use imgh_handler::config::{handler_from_env, VARIABLES};
+use imgh_handler::serve::{http, lambda};
 use std::sync::Arc;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!("imgh-handler: serves x-oss-process requests from S3 (Lambda runtime or HTTP server).\n");
+        println!("Environment:");
+        for (name, what) in VARIABLES {
+            println!("  {name:<26} {what}");
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(env_filter())
+        .with_current_span(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
+        )
+        .with_writer(std::io::stderr)
         .init();
-    let dir = std::env::var("IMGH_DIR").unwrap_or_else(|_| ".".into());
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8080);
-    let styles = match std::env::var("IMGH_STYLES") {
-        Ok(path) => Styles::from_toml(&std::fs::read_to_string(path)?)?,
-        Err(_) => Styles::default(),
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("imgh-handler: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
     };
-    let handler = Handler::new(
-        Arc::new(DirStore::new(&dir)?),
-        Arc::new(styles),
-        Limits::default(),
-        Unprocessed::Forbidden,
-    );
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
-    tracing::info!(port, dir, "imgh-handler listening");
-    http::serve(Arc::new(handler), listener, http::shutdown_signal()).await?;
-    Ok(())
+    match runtime.block_on(run(on_lambda)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "imgh-handler stopped");
+            eprintln!("imgh-handler: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
-fn env_filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+async fn run(on_lambda: bool) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let handler = Arc::new(handler_from_env(on_lambda).await?);
+    if on_lambda {
+        return lambda::run(handler).await;
+    }
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    tracing::info!(port = listener.local_addr()?.port(), "imgh-handler listening");
+    http::serve(handler, listener, http::shutdown_signal()).await?;
+    Ok(())
 }

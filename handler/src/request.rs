@@ -19,65 +19,49 @@ pub struct Resolved {
 }
 
 /// Resolves a request `path` (still percent-encoded) and raw `query`.
-pub fn resolve(path: &str, query: Option<&str>, styles: &dyn StyleSource) -> Result<Resolved> {
+pub async fn resolve(path: &str, query: Option<&str>, styles: &dyn StyleSource) -> Result<Resolved> {
     let key = percent_decode_str(path.trim_start_matches('/'))
         .decode_utf8()
         .map_err(|_| ProcessError::invalid("the object key is not valid UTF-8"))?
         .into_owned();
     if let Some(value) = process_param(query) {
         let process = match value.strip_prefix("style/") {
-            Some(name) => lookup(name, styles)?,
+            Some(name) => lookup(name, styles).await?,
             None => value,
         };
-        return Ok(Resolved {
-            key,
-            process: Some(process),
-        });
+        return Ok(Resolved { key, process: Some(process) });
     }
     if let Some((base, name)) = key.rsplit_once("@!") {
-        let process = lookup(name, styles)?;
-        return Ok(Resolved {
-            key: base.to_string(),
-            process: Some(process),
-        });
+        let process = lookup(name, styles).await?;
+        return Ok(Resolved { key: base.to_string(), process: Some(process) });
     }
     // `!name` is a style only when that style exists; otherwise `!` is part of the key.
     if let Some((base, name)) = key.rsplit_once('!') {
-        if let Some(process) = is_valid_name(name).then(|| styles.get(name)).flatten() {
-            return Ok(Resolved {
-                key: base.to_string(),
-                process: Some(process),
-            });
+        if is_valid_name(name) {
+            if let Some(process) = styles.get(name).await? {
+                return Ok(Resolved { key: base.to_string(), process: Some(process) });
+            }
         }
     }
     Ok(Resolved { key, process: None })
 }
 
 fn process_param(query: Option<&str>) -> Option<String> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query?.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    PROCESS_PARAMS.iter().find_map(|name| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query?.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    PROCESS_PARAMS.iter().find_map(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
 }
 
-fn lookup(name: &str, styles: &dyn StyleSource) -> Result<String> {
+async fn lookup(name: &str, styles: &dyn StyleSource) -> Result<String> {
     if !is_valid_name(name) {
         return Err(ProcessError::invalid(format!(
             "style name \"{name}\" is invalid: use 1-63 letters, digits, '_', '-' or '.'"
         )));
     }
-    styles.get(name).ok_or_else(|| {
-        ProcessError::new(
-            400,
-            "NoSuchStyle",
-            format!("style \"{name}\" does not exist"),
-        )
-    })
+    styles
+        .get(name)
+        .await?
+        .ok_or_else(|| ProcessError::new(400, "NoSuchStyle", format!("style \"{name}\" does not exist")))
 }
 
 #[cfg(test)]
@@ -90,7 +74,8 @@ mod tests {
     }
 
     fn r(path: &str, query: Option<&str>) -> Result<Resolved> {
-        resolve(path, query, &styles())
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(resolve(path, query, &styles()))
     }
 
     #[test]
@@ -105,34 +90,18 @@ mod tests {
     #[test]
     fn styles_by_parameter_and_suffix() {
         let want = Some("image/resize,w_100".to_string());
-        assert_eq!(
-            r("/a.jpg", Some("x-oss-process=style/thumb"))
-                .unwrap()
-                .process,
-            want
-        );
+        assert_eq!(r("/a.jpg", Some("x-oss-process=style/thumb")).unwrap().process, want);
         let s = r("/dir/a.jpg@!thumb", None).unwrap();
-        assert_eq!(
-            (s.key.as_str(), s.process.clone()),
-            ("dir/a.jpg", want.clone())
-        );
+        assert_eq!((s.key.as_str(), s.process.clone()), ("dir/a.jpg", want.clone()));
         let s = r("/a.jpg!thumb", None).unwrap();
         assert_eq!((s.key.as_str(), s.process), ("a.jpg", want));
         assert_eq!(r("/wow!.jpg", None).unwrap().key, "wow!.jpg");
         assert_eq!(r("/a.jpg@!nope", None).unwrap_err().code, "NoSuchStyle");
-        assert_eq!(
-            r("/a.jpg", Some("x-oss-process=style/b%20d"))
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(r("/a.jpg", Some("x-oss-process=style/b%20d")).unwrap_err().status, 400);
     }
 
     #[test]
     fn keys_are_percent_decoded() {
-        assert_eq!(
-            r("/a%20b/%E4%B8%AD+(1).jpg", None).unwrap().key,
-            "a b/中+(1).jpg"
-        );
+        assert_eq!(r("/a%20b/%E4%B8%AD+(1).jpg", None).unwrap().key, "a b/中+(1).jpg");
     }
 }

@@ -13,27 +13,18 @@ pub fn sample(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-pub fn run_with(
-    source: &[u8],
-    process_text: &str,
-    limits: &Limits,
-) -> Result<Processed, ProcessError> {
+pub fn run_with(source: &[u8], process_text: &str, limits: &Limits) -> Result<Processed, ProcessError> {
     let actions = process::parse(process_text)?;
     engine::process(source, &actions, limits, &|_| None)
 }
 
 pub fn run(source: &[u8], process_text: &str) -> Processed {
-    run_with(source, process_text, &Limits::default())
-        .unwrap_or_else(|e| panic!("{process_text}: {e}"))
+    run_with(source, process_text, &Limits::default()).unwrap_or_else(|e| panic!("{process_text}: {e}"))
 }
 
 pub fn run_err(source: &[u8], process_text: &str) -> ProcessError {
     match run_with(source, process_text, &Limits::default()) {
-        Ok(p) => panic!(
-            "{process_text}: expected an error, got {} bytes of {}",
-            p.body.len(),
-            p.content_type
-        ),
+        Ok(p) => panic!("{process_text}: expected an error, got {} bytes of {}", p.body.len(), p.content_type),
         Err(e) => e,
     }
 }
@@ -49,12 +40,7 @@ pub fn decode(out: &Processed) -> DynamicImage {
         "image/tiff" => ImageFormat::Tiff,
         other => panic!("no decoder for {other}"),
     };
-    assert_eq!(
-        image::guess_format(&out.body).ok(),
-        Some(format),
-        "body does not match {}",
-        out.content_type
-    );
+    assert_eq!(image::guess_format(&out.body).ok(), Some(format), "body does not match {}", out.content_type);
     image::load_from_memory_with_format(&out.body, format).expect("output decodes")
 }
 
@@ -79,8 +65,7 @@ pub fn mean_luma(img: &DynamicImage) -> f64 {
 pub fn luma_stddev(img: &DynamicImage) -> f64 {
     let l = img.to_luma8();
     let m = mean_luma(img);
-    let var = l.pixels().map(|p| (p.0[0] as f64 - m).powi(2)).sum::<f64>()
-        / (l.width() * l.height()) as f64;
+    let var = l.pixels().map(|p| (p.0[0] as f64 - m).powi(2)).sum::<f64>() / (l.width() * l.height()) as f64;
     var.sqrt()
 }
 
@@ -106,15 +91,12 @@ pub fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
 /// Encodes `img` losslessly-enough as a JPEG at high quality with the independent encoder.
 pub fn to_jpeg(img: &DynamicImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
-    img.to_rgb8()
-        .write_to(&mut out, ImageFormat::Jpeg)
-        .expect("encode JPEG");
+    img.to_rgb8().write_to(&mut out, ImageFormat::Jpeg).expect("encode JPEG");
     out.into_inner()
 }
 
 pub fn to_png(img: &DynamicImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, ImageFormat::Png)
-        .expect("encode PNG");
+    img.write_to(&mut out, ImageFormat::Png).expect("encode PNG");
     out.into_inner()
 }

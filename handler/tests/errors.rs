@@ -14,14 +14,8 @@ fn bad_process_strings_are_400_invalid_argument() {
         ("image/resize,w_0", "w must be an integer in 1..=16384"),
         ("image/resize,h_16385", "h must be an integer in 1..=16384"),
         ("image/resize,p_1001", "p must be an integer in 1..=1000"),
-        (
-            "image/resize,m_zoom,w_10",
-            "m must be lfit, mfit, fill, pad or fixed",
-        ),
-        (
-            "image/resize,limit_2,w_10",
-            "limit must be an integer in 0..=1",
-        ),
+        ("image/resize,m_zoom,w_10", "m must be lfit, mfit, fill, pad or fixed"),
+        ("image/resize,limit_2,w_10", "limit must be an integer in 0..=1"),
         ("image/resize,color_GG0000,w_10", "color must be a colour"),
         ("image/resize", "needs one of w, h, l, s or p"),
         ("image/resize,w_10,q_5", "unknown parameter \"q\""),
@@ -32,10 +26,7 @@ fn bad_process_strings_are_400_invalid_argument() {
         ("image/rotate,361", "rotate must be an integer in 0..=360"),
         ("image/rotate", "exactly one value"),
         ("image/blur,r_3", "needs s"),
-        (
-            "image/bright,101",
-            "bright must be an integer in -100..=100",
-        ),
+        ("image/bright,101", "bright must be an integer in -100..=100"),
         ("image/contrast,x", "contrast must be an integer"),
         ("image/sharpen,10", "sharpen must be an integer in 50..=399"),
         ("image/quality,q_0", "q must be an integer in 1..=100"),
@@ -51,11 +42,7 @@ fn bad_process_strings_are_400_invalid_argument() {
     for (process, fragment) in cases {
         let e = run_err(&src, process);
         assert_eq!((e.status, e.code), (400, "InvalidArgument"), "{process}");
-        assert!(
-            e.message.contains(fragment),
-            "{process}: {:?} lacks {fragment:?}",
-            e.message
-        );
+        assert!(e.message.contains(fragment), "{process}: {:?} lacks {fragment:?}", e.message);
         assert!(e.to_xml().contains("<Code>InvalidArgument</Code>"));
     }
 }
@@ -71,10 +58,7 @@ fn corrupt_and_foreign_bytes_are_400_never_a_crash() {
         ("empty", Vec::new()),
         ("jpeg head", jpeg[..600].to_vec()),
         ("jpeg half", jpeg[..jpeg.len() / 2].to_vec()),
-        (
-            "jpeg garbage body",
-            [&jpeg[..2000], &vec![0x55; 5000][..]].concat(),
-        ),
+        ("jpeg garbage body", [&jpeg[..2000], &vec![0x55; 5000][..]].concat()),
         ("png half", png[..png.len() / 2].to_vec()),
         ("png header only", png[..40].to_vec()),
         ("gif half", gif[..gif.len() / 2].to_vec()),
@@ -85,10 +69,7 @@ fn corrupt_and_foreign_bytes_are_400_never_a_crash() {
         for process in ["image/resize,w_100", "image/format,png", "image/rotate,90"] {
             match run_with(&bytes, process, &Limits::default()) {
                 // A truncated JPEG may still decode (libjpeg pads missing data): fine, not a crash.
-                Ok(out) => assert!(
-                    name.starts_with("jpeg") && out.content_type.starts_with("image/"),
-                    "{name}"
-                ),
+                Ok(out) => assert!(name.starts_with("jpeg") && out.content_type.starts_with("image/"), "{name}"),
                 Err(e) => {
                     assert_eq!(e.status, 400, "{name} {process}: {e}");
                     assert!(matches!(e.code, "InvalidImage"), "{name}: {}", e.code);
@@ -104,11 +85,7 @@ fn limits_are_checked_from_the_header() {
     let wide = to_png(&DynamicImage::ImageLuma8(GrayImage::new(30_001, 2)));
     let e = run_err(&wide, "image/resize,w_100");
     assert_eq!((e.status, e.code), (400, "ImageTooLarge"));
-    assert!(
-        e.message.contains("30001x2") && e.message.contains("30000"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("30001x2") && e.message.contains("30000"), "{}", e.message);
 
     let img = to_jpeg(&DynamicImage::ImageRgb8(RgbImage::new(200, 100)));
     let small = |f: fn(&mut Limits)| {
@@ -116,38 +93,19 @@ fn limits_are_checked_from_the_header() {
         f(&mut l);
         run_with(&img, "image/resize,w_50", &l).unwrap_err()
     };
-    assert!(small(|l| l.max_pixels = 10_000)
-        .message
-        .contains("20000 pixels"));
-    assert!(small(|l| l.max_source_bytes = 100)
-        .message
-        .contains("bytes"));
+    assert!(small(|l| l.max_pixels = 10_000).message.contains("20000 pixels"));
+    assert!(small(|l| l.max_source_bytes = 100).message.contains("bytes"));
     assert_eq!(small(|l| l.max_side = 150).code, "ImageTooLarge");
 
     // Animated: width × height × frames counts.
     let gif = sample("sunset-anim.gif"); // 360x280x6 = 604800
-    let l = Limits {
-        max_pixels: 500_000,
-        ..Limits::default()
-    };
-    assert!(run_with(&gif, "image/resize,w_100", &l)
-        .unwrap_err()
-        .message
-        .contains("frames"));
-    let l = Limits {
-        max_frames: 5,
-        ..Limits::default()
-    };
-    assert!(run_with(&gif, "image/resize,w_100", &l)
-        .unwrap_err()
-        .message
-        .contains("6 frames"));
+    let l = Limits { max_pixels: 500_000, ..Limits::default() };
+    assert!(run_with(&gif, "image/resize,w_100", &l).unwrap_err().message.contains("frames"));
+    let l = Limits { max_frames: 5, ..Limits::default() };
+    assert!(run_with(&gif, "image/resize,w_100", &l).unwrap_err().message.contains("6 frames"));
 
     // Output sides: planned before decoding.
-    let l = Limits {
-        max_output_side: 1000,
-        ..Limits::default()
-    };
+    let l = Limits { max_output_side: 1000, ..Limits::default() };
     let e = run_with(&img, "image/resize,p_1000", &l).unwrap_err();
     assert!(e.message.contains("2000x1000"), "{}", e.message);
 }

@@ -40,24 +40,15 @@ fn resize_modes_and_rounding() {
 #[test]
 fn resize_missing_side_rounds_to_nearest_with_shrink_on_load() {
     // 400x267 at w_200 → 200x134 (133.5 rounds up), decoded at 1/2 scale on the way.
-    let src = DynamicImage::ImageRgb8(RgbImage::from_fn(400, 267, |x, y| {
-        Rgb([(x % 256) as u8, (y % 256) as u8, 90])
-    }));
+    let src = DynamicImage::ImageRgb8(RgbImage::from_fn(400, 267, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90])));
     let out = run(&to_jpeg(&src), "image/resize,w_200");
     assert_eq!(dims(&decode(&out)), (200, 134));
 }
 
 #[test]
 fn resize_pad_fills_with_colour() {
-    let out = decode(&run(
-        &sample(JPG),
-        "image/resize,m_pad,w_300,h_300,color_FF0000",
-    ));
-    assert!(
-        close(rgba(&out, 150, 5), [255, 0, 0, 255], 8),
-        "{:?}",
-        rgba(&out, 150, 5)
-    );
+    let out = decode(&run(&sample(JPG), "image/resize,m_pad,w_300,h_300,color_FF0000"));
+    assert!(close(rgba(&out, 150, 5), [255, 0, 0, 255], 8), "{:?}", rgba(&out, 150, 5));
     assert!(!close(rgba(&out, 150, 150), [255, 0, 0, 255], 60));
 }
 
@@ -75,27 +66,15 @@ fn crop_is_pixel_exact_on_png() {
     assert_eq!(dims(&out), (190, 140));
     assert_eq!(rgba(&out, 0, 0), rgba(&orig, 410, 310));
     // w/h past the edge are clamped.
-    assert_eq!(
-        dims(&decode(&run(&src, "image/crop,x_500,w_500,h_10"))),
-        (100, 10)
-    );
+    assert_eq!(dims(&decode(&run(&src, "image/crop,x_500,w_500,h_10"))), (100, 10));
 }
 
 #[test]
 fn indexcrop_picks_a_slice_or_leaves_the_image() {
     let src = sample(PNG);
-    assert_eq!(
-        dims(&decode(&run(&src, "image/indexcrop,x_200,i_1"))),
-        (200, 450)
-    );
-    assert_eq!(
-        dims(&decode(&run(&src, "image/indexcrop,y_200,i_2"))),
-        (600, 50)
-    );
-    assert_eq!(
-        dims(&decode(&run(&src, "image/indexcrop,x_200,i_9"))),
-        (600, 450)
-    );
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,x_200,i_1"))), (200, 450));
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,y_200,i_2"))), (600, 50));
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,x_200,i_9"))), (600, 450));
 }
 
 #[test]
@@ -108,18 +87,12 @@ fn circle_is_transparent_or_white_outside() {
     let jpg = decode(&run(&src, "image/circle,r_100"));
     assert!(close(rgba(&jpg, 1, 1), [255, 255, 255, 255], 6));
     // r larger than half the short side: the largest centred square.
-    assert_eq!(
-        dims(&decode(&run(&src, "image/circle,r_2000/format,png"))),
-        (799, 799)
-    );
+    assert_eq!(dims(&decode(&run(&src, "image/circle,r_2000/format,png"))), (799, 799));
 }
 
 #[test]
 fn rounded_corners() {
-    let out = decode(&run(
-        &sample(JPG),
-        "image/resize,w_300/rounded-corners,r_40/format,webp",
-    ));
+    let out = decode(&run(&sample(JPG), "image/resize,w_300/rounded-corners,r_40/format,webp"));
     assert_eq!(dims(&out), (300, 200));
     assert_eq!(rgba(&out, 0, 0)[3], 0);
     assert_eq!(rgba(&out, 150, 100)[3], 255);
@@ -133,10 +106,7 @@ fn rotate_grows_the_canvas_with_white() {
     assert_eq!(dims(&decode(&run(&src, "image/rotate,180"))), (1200, 799));
     let out = decode(&run(&src, "image/resize,w_300/rotate,45"));
     let (w, h) = dims(&out);
-    assert!(
-        (353..=355).contains(&w) && (353..=355).contains(&h),
-        "{w}x{h}"
-    );
+    assert!((353..=355).contains(&w) && (353..=355).contains(&h), "{w}x{h}");
     assert!(close(rgba(&out, 2, 2), [255, 255, 255, 255], 6));
 }
 
@@ -168,12 +138,7 @@ impl Detail for image::GrayImage {
     /// Sum of absolute horizontal differences: high-frequency energy.
     fn windows_sum(&self) -> f64 {
         self.rows()
-            .map(|r| {
-                r.collect::<Vec<_>>()
-                    .windows(2)
-                    .map(|w| w[0].0[0].abs_diff(w[1].0[0]) as f64)
-                    .sum::<f64>()
-            })
+            .map(|r| r.collect::<Vec<_>>().windows(2).map(|w| w[0].0[0].abs_diff(w[1].0[0]) as f64).sum::<f64>())
             .sum()
     }
 }
@@ -200,9 +165,7 @@ fn interlace_writes_progressive_jpeg() {
 #[test]
 fn quality_absolute_and_relative() {
     let src = sample(JPG); // saved at q85
-    let q = |process: &str| {
-        imgh_handler::codec::estimated_jpeg_quality(&run(&src, process).body).unwrap()
-    };
+    let q = |process: &str| imgh_handler::codec::estimated_jpeg_quality(&run(&src, process).body).unwrap();
     assert_eq!(q("image/resize,w_300"), 80);
     assert_eq!(q("image/resize,w_300/quality,Q_30"), 30);
     assert_eq!(q("image/resize,w_300/quality,q_50"), 43); // 85 × 50 %
@@ -229,16 +192,9 @@ fn every_output_format() {
         assert_eq!(dims(&img), (120, 90), "{name}");
         assert_eq!(img.color().has_alpha(), alpha, "{name}");
         if alpha {
-            assert_eq!(
-                rgba(&img, 0, 0)[3],
-                0,
-                "{name}: the transparent corner stays transparent"
-            );
+            assert_eq!(rgba(&img, 0, 0)[3], 0, "{name}: the transparent corner stays transparent");
         } else {
-            assert!(
-                close(rgba(&img, 0, 0), [255, 255, 255, 255], 8),
-                "{name}: flattened onto white"
-            );
+            assert!(close(rgba(&img, 0, 0), [255, 255, 255, 255], 8), "{name}: flattened onto white");
         }
     }
     let avif = run(&src, "image/resize,w_120/format,avif");
@@ -247,10 +203,7 @@ fn every_output_format() {
     assert_eq!(imgh_handler::codec::probe(&avif.body).unwrap().width, 120);
     // WebP lossless at Q_100 is pixel-exact.
     let orig = image::load_from_memory(&src).unwrap();
-    let lossless = decode(&run(
-        &src,
-        "image/crop,w_64,h_64,x_200,y_200/format,webp/quality,Q_100",
-    ));
+    let lossless = decode(&run(&src, "image/crop,w_64,h_64,x_200,y_200/format,webp/quality,Q_100"));
     assert_eq!(rgba(&lossless, 10, 10), rgba(&orig, 210, 210));
 }
 
@@ -270,8 +223,7 @@ fn info_describes_the_stored_source() {
     assert_eq!(v["Format"]["value"], "jpg");
     assert_eq!(v["ImageWidth"]["value"], "1200");
     assert_eq!(v["ImageHeight"]["value"], "799");
-    let gif: serde_json::Value =
-        serde_json::from_slice(&run(&sample(GIF), "image/info").body).unwrap();
+    let gif: serde_json::Value = serde_json::from_slice(&run(&sample(GIF), "image/info").body).unwrap();
     assert_eq!(gif["Format"]["value"], "gif");
 }
 
@@ -285,19 +237,11 @@ fn threshold_returns_small_sources_untouched() {
 }
 
 fn gif_frames(bytes: &[u8]) -> Vec<image::Frame> {
-    image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes))
-        .unwrap()
-        .into_frames()
-        .collect_frames()
-        .unwrap()
+    image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)).unwrap().into_frames().collect_frames().unwrap()
 }
 
 fn webp_frames(bytes: &[u8]) -> Vec<image::Frame> {
-    image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes))
-        .unwrap()
-        .into_frames()
-        .collect_frames()
-        .unwrap()
+    image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes)).unwrap().into_frames().collect_frames().unwrap()
 }
 
 #[test]
@@ -316,12 +260,7 @@ fn animations_keep_their_frames() {
     let jpg = decode(&run(&src, "image/format,jpg"));
     assert_eq!(dims(&jpg), (360, 280));
     // Never enlarged, even with limit_0.
-    assert_eq!(
-        gif_frames(&run(&src, "image/resize,w_720,limit_0").body)[0]
-            .buffer()
-            .dimensions(),
-        (360, 280)
-    );
+    assert_eq!(gif_frames(&run(&src, "image/resize,w_720,limit_0").body)[0].buffer().dimensions(), (360, 280));
     // cgif keeps the first N frames.
     assert_eq!(gif_frames(&run(&src, "image/cgif,s_2").body).len(), 2);
 }
@@ -331,10 +270,7 @@ fn text_watermark_draws_in_the_corner() {
     let src = sample(JPG);
     let base = decode(&run(&src, "image/resize,w_400/format,png"));
     // "imgh" in red, bottom-right, 10 px in.
-    let out = decode(&run(
-        &src,
-        "image/resize,w_400/watermark,text_aW1naA,color_FF0000,size_40/format,png",
-    ));
+    let out = decode(&run(&src, "image/resize,w_400/watermark,text_aW1naA,color_FF0000,size_40/format,png"));
     let red = |img: &DynamicImage, x0: u32, y0: u32, x1: u32, y1: u32| {
         (x0..x1)
             .flat_map(|x| (y0..y1).map(move |y| (x, y)))
@@ -354,10 +290,8 @@ fn image_watermark_uses_the_fetched_object() {
     let logo = sample(PNG);
     // base64url("logo.png?x-oss-process=image/resize,P_20")
     let spec = "bG9nby5wbmc_eC1vc3MtcHJvY2Vzcz1pbWFnZS9yZXNpemUsUF8yMA";
-    let actions = imgh_handler::process::parse(&format!(
-        "image/resize,w_400/watermark,image_{spec},g_nw,x_0,y_0"
-    ))
-    .unwrap();
+    let actions =
+        imgh_handler::process::parse(&format!("image/resize,w_400/watermark,image_{spec},g_nw,x_0,y_0")).unwrap();
     let assets = |k: &str| (k == "logo.png").then_some(logo.as_slice());
     let out = imgh_handler::engine::process(&src, &actions, &Default::default(), &assets).unwrap();
     let with = decode(&out);
@@ -365,15 +299,11 @@ fn image_watermark_uses_the_fetched_object() {
     // The logo (20 % of 400 = 80 px wide) changes the top-left, not the far corner.
     let diff = |x: u32, y: u32| {
         let (a, b) = (rgba(&with, x, y), rgba(&without, x, y));
-        a.iter()
-            .zip(b)
-            .map(|(p, q)| p.abs_diff(q) as u32)
-            .sum::<u32>()
+        a.iter().zip(b).map(|(p, q)| p.abs_diff(q) as u32).sum::<u32>()
     };
     assert!((20..60).map(|i| diff(i, 30)).sum::<u32>() > 200);
     assert!((300..340).map(|i| diff(i, 200)).sum::<u32>() < 200);
-    let missing =
-        imgh_handler::engine::process(&src, &actions, &Default::default(), &|_| None).unwrap_err();
+    let missing = imgh_handler::engine::process(&src, &actions, &Default::default(), &|_| None).unwrap_err();
     assert_eq!(missing.status, 400);
 }
 
@@ -397,49 +327,24 @@ fn stored_for(display: &DynamicImage, o: u8) -> DynamicImage {
 #[test]
 fn all_eight_exif_orientations_are_applied_once() {
     // A 64x32 display image: red left half, blue right half, a green top-left quarter.
-    let display = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 32, |x, y| {
-        match (x < 32, y < 16, x < 16) {
-            (true, true, true) => Rgb([0, 200, 0]),
-            (true, _, _) => Rgb([220, 0, 0]),
-            _ => Rgb([0, 0, 220]),
-        }
+    let display = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 32, |x, y| match (x < 32, y < 16, x < 16) {
+        (true, true, true) => Rgb([0, 200, 0]),
+        (true, _, _) => Rgb([220, 0, 0]),
+        _ => Rgb([0, 0, 220]),
     }));
     for o in 1..=8u8 {
         let jpeg = with_exif_orientation(&to_jpeg(&stored_for(&display, o)), o as u16);
         assert_eq!(imgh_handler::codec::probe(&jpeg).unwrap().orientation, o);
         for process in ["image/format,png", "image/resize,w_32/format,png"] {
             let out = run(&jpeg, process);
-            assert!(
-                !out.body.windows(6).any(|w| w == b"Exif\0\0"),
-                "o{o}: no EXIF in the output"
-            );
+            assert!(!out.body.windows(6).any(|w| w == b"Exif\0\0"), "o{o}: no EXIF in the output");
             let img = decode(&out);
             let (w, h) = dims(&img);
-            assert_eq!(
-                (w, h),
-                if process.contains("w_32") {
-                    (32, 16)
-                } else {
-                    (64, 32)
-                },
-                "o{o} {process}"
-            );
+            assert_eq!((w, h), if process.contains("w_32") { (32, 16) } else { (64, 32) }, "o{o} {process}");
             let at = |fx: f32, fy: f32| rgba(&img, (fx * w as f32) as u32, (fy * h as f32) as u32);
-            assert!(
-                close(at(0.1, 0.2), [0, 200, 0, 255], 40),
-                "o{o} {process}: top-left {:?}",
-                at(0.1, 0.2)
-            );
-            assert!(
-                close(at(0.3, 0.8), [220, 0, 0, 255], 40),
-                "o{o} {process}: left {:?}",
-                at(0.3, 0.8)
-            );
-            assert!(
-                close(at(0.8, 0.5), [0, 0, 220, 255], 40),
-                "o{o} {process}: right {:?}",
-                at(0.8, 0.5)
-            );
+            assert!(close(at(0.1, 0.2), [0, 200, 0, 255], 40), "o{o} {process}: top-left {:?}", at(0.1, 0.2));
+            assert!(close(at(0.3, 0.8), [220, 0, 0, 255], 40), "o{o} {process}: left {:?}", at(0.3, 0.8));
+            assert!(close(at(0.8, 0.5), [0, 0, 220, 255], 40), "o{o} {process}: right {:?}", at(0.8, 0.5));
         }
         // auto-orient,0 keeps the stored layout.
         let stored = decode(&run(&jpeg, "image/auto-orient,0/format,png"));

@@ -11,9 +11,7 @@ use std::io::Cursor;
 pub fn dimensions(data: &[u8]) -> Result<(u32, u32, u32)> {
     let mut opts = gif::DecodeOptions::new();
     opts.skip_frame_decoding(true);
-    let mut d = opts
-        .read_info(Cursor::new(data))
-        .map_err(|e| bad("GIF", e))?;
+    let mut d = opts.read_info(Cursor::new(data)).map_err(|e| bad("GIF", e))?;
     let (w, h) = (d.width() as u32, d.height() as u32);
     let mut frames = 0;
     while d.next_frame_info().map_err(|e| bad("GIF", e))?.is_some() {
@@ -36,12 +34,7 @@ pub fn decode(data: &[u8], all_frames: bool) -> Result<Picture> {
     if frames.is_empty() {
         return Err(bad("GIF", "no frames"));
     }
-    Ok(Picture {
-        frames,
-        delays_ms,
-        loop_count: 0,
-        logical_size: None,
-    })
+    Ok(Picture { frames, delays_ms, loop_count: 0, logical_size: None })
 }
 
 pub fn encode(pic: &Picture) -> Result<Vec<u8>> {
@@ -57,8 +50,7 @@ pub fn encode(pic: &Picture) -> Result<Vec<u8>> {
             let ms = pic.delays_ms.get(i).copied().unwrap_or(100);
             Frame::from_parts(f.to_rgba8(), 0, 0, Delay::from_numer_denom_ms(ms, 1))
         });
-        enc.encode_frames(frames)
-            .map_err(|e| bad("GIF encoder", e))?;
+        enc.encode_frames(frames).map_err(|e| bad("GIF encoder", e))?;
     }
     Ok(out)
 }

@@ -73,18 +73,9 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 
 pub fn encode(img: &DynamicImage, quality: u8, progressive: bool) -> Result<Vec<u8>> {
     let (space, pixels) = match img {
-        DynamicImage::ImageLuma8(g) => (
-            ColorSpace::JCS_GRAYSCALE,
-            std::borrow::Cow::Borrowed(g.as_raw()),
-        ),
-        DynamicImage::ImageRgb8(rgb) => (
-            ColorSpace::JCS_RGB,
-            std::borrow::Cow::Borrowed(rgb.as_raw()),
-        ),
-        other => (
-            ColorSpace::JCS_RGB,
-            std::borrow::Cow::Owned(super::raster::flatten_on_white(other).into_raw()),
-        ),
+        DynamicImage::ImageLuma8(g) => (ColorSpace::JCS_GRAYSCALE, std::borrow::Cow::Borrowed(g.as_raw())),
+        DynamicImage::ImageRgb8(rgb) => (ColorSpace::JCS_RGB, std::borrow::Cow::Borrowed(rgb.as_raw())),
+        other => (ColorSpace::JCS_RGB, std::borrow::Cow::Owned(super::raster::flatten_on_white(other).into_raw())),
     };
     guarded("JPEG encoder", || {
         let mut c = Compress::new(space);
@@ -95,21 +86,17 @@ pub fn encode(img: &DynamicImage, quality: u8, progressive: bool) -> Result<Vec<
         if progressive {
             c.set_progressive_mode();
         }
-        let mut started = c
-            .start_compress(Vec::new())
-            .map_err(|e| bad("JPEG encoder", e))?;
-        started
-            .write_scanlines(&pixels)
-            .map_err(|e| bad("JPEG encoder", e))?;
+        let mut started = c.start_compress(Vec::new()).map_err(|e| bad("JPEG encoder", e))?;
+        started.write_scanlines(&pixels).map_err(|e| bad("JPEG encoder", e))?;
         started.finish().map_err(|e| bad("JPEG encoder", e))
     })
 }
 
 /// libjpeg's luminance table at quality 50, the reference `jpeg_set_quality` scales.
 const STD_LUMA: [u32; 64] = [
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
-    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51,
+    87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101,
+    72, 92, 95, 98, 112, 100, 103, 99,
 ];
 
 /// Inverts `jpeg_set_quality` on the first luminance quantisation table.
@@ -118,11 +105,7 @@ pub fn estimate_quality(data: &[u8]) -> Option<u8> {
     let sum: u32 = table.iter().sum();
     let std: u32 = STD_LUMA.iter().sum();
     let scale = sum as f64 * 100.0 / std as f64;
-    let q = if scale <= 100.0 {
-        (200.0 - scale) / 2.0
-    } else {
-        5000.0 / scale
-    };
+    let q = if scale <= 100.0 { (200.0 - scale) / 2.0 } else { 5000.0 / scale };
     Some(q.round().clamp(1.0, 100.0) as u8)
 }
 
@@ -185,10 +168,7 @@ mod tests {
         for q in [30u8, 50, 75, 80, 90, 95] {
             let bytes = encode(&img, q, false).unwrap();
             let est = estimate_quality(&bytes).unwrap();
-            assert!(
-                (est as i32 - q as i32).abs() <= 1,
-                "q{q} estimated as {est}"
-            );
+            assert!((est as i32 - q as i32).abs() <= 1, "q{q} estimated as {est}");
         }
     }
 }

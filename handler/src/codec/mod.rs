@@ -116,9 +116,8 @@ impl Header {
 }
 
 pub fn probe(data: &[u8]) -> Result<Header> {
-    let format = Format::sniff(data).ok_or_else(|| {
-        ProcessError::bad_image("the source is not a JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF image")
-    })?;
+    let format = Format::sniff(data)
+        .ok_or_else(|| ProcessError::bad_image("the source is not a JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF image"))?;
     let (width, height, frames) = match format {
         Format::Jpeg => jpeg::dimensions(data)?,
         Format::Webp => webp::dimensions(data)?,
@@ -127,17 +126,9 @@ pub fn probe(data: &[u8]) -> Result<Header> {
         Format::Png | Format::Bmp | Format::Tiff => raster::dimensions(data, format)?,
     };
     if width == 0 || height == 0 {
-        return Err(ProcessError::bad_image(
-            "the source has a zero width or height",
-        ));
+        return Err(ProcessError::bad_image("the source has a zero width or height"));
     }
-    Ok(Header {
-        format,
-        width,
-        height,
-        frames,
-        orientation: exif_orientation(data),
-    })
+    Ok(Header { format, width, height, frames, orientation: exif_orientation(data) })
 }
 
 /// How to decode: the smallest size (as displayed) the steps need, and whether to keep
@@ -152,13 +143,7 @@ pub struct DecodeOptions {
 pub fn decode(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<Picture> {
     let orient = opts.auto_orient && header.orientation > 1;
     // The hint is in displayed orientation; decoders work in stored orientation.
-    let hint = opts.min_size.map(|(w, h)| {
-        if orient && header.orientation >= 5 {
-            (h, w)
-        } else {
-            (w, h)
-        }
-    });
+    let hint = opts.min_size.map(|(w, h)| if orient && header.orientation >= 5 { (h, w) } else { (w, h) });
     let mut pic = match header.format {
         Format::Jpeg => jpeg::decode(data, header, hint)?,
         Format::Webp => webp::decode(data, header, hint, opts.all_frames)?,
@@ -172,11 +157,7 @@ pub fn decode(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<Pictu
                 f.apply_orientation(o);
             }
             if let Some((w, h)) = pic.logical_size {
-                pic.logical_size = Some(if header.orientation >= 5 {
-                    (h, w)
-                } else {
-                    (w, h)
-                });
+                pic.logical_size = Some(if header.orientation >= 5 { (h, w) } else { (w, h) });
             }
         }
     }

@@ -16,9 +16,8 @@ fn image_format(f: Format) -> ImageFormat {
 }
 
 pub fn dimensions(data: &[u8], f: Format) -> Result<(u32, u32, u32)> {
-    let (w, h) = ImageReader::with_format(Cursor::new(data), image_format(f))
-        .into_dimensions()
-        .map_err(|e| bad(f.name(), e))?;
+    let (w, h) =
+        ImageReader::with_format(Cursor::new(data), image_format(f)).into_dimensions().map_err(|e| bad(f.name(), e))?;
     Ok((w, h, 1))
 }
 
@@ -34,19 +33,14 @@ pub fn encode(img: &DynamicImage, f: Format) -> Result<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
     match f {
         Format::Png => {
-            let enc =
-                PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
-            img.write_with_encoder(enc)
-                .map_err(|e| bad("PNG encoder", e))?;
+            let enc = PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
+            img.write_with_encoder(enc).map_err(|e| bad("PNG encoder", e))?;
         }
         Format::Bmp => {
             let flat = DynamicImage::ImageRgb8(flatten_on_white(img));
-            flat.write_to(&mut out, ImageFormat::Bmp)
-                .map_err(|e| bad("BMP encoder", e))?;
+            flat.write_to(&mut out, ImageFormat::Bmp).map_err(|e| bad("BMP encoder", e))?;
         }
-        _ => img
-            .write_to(&mut out, ImageFormat::Tiff)
-            .map_err(|e| bad("TIFF encoder", e))?,
+        _ => img.write_to(&mut out, ImageFormat::Tiff).map_err(|e| bad("TIFF encoder", e))?,
     }
     Ok(out.into_inner())
 }

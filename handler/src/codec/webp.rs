@@ -11,9 +11,7 @@ fn features(data: &[u8]) -> Result<sys::WebPBitstreamFeatures> {
     // SAFETY: libwebp reads `data.len()` bytes from `data` and fills the plain struct.
     unsafe {
         let mut f: sys::WebPBitstreamFeatures = std::mem::zeroed();
-        if sys::WebPGetFeatures(data.as_ptr(), data.len(), &mut f)
-            != sys::VP8StatusCode::VP8_STATUS_OK
-        {
+        if sys::WebPGetFeatures(data.as_ptr(), data.len(), &mut f) != sys::VP8StatusCode::VP8_STATUS_OK {
             return Err(bad("WebP", "cannot read the header"));
         }
         Ok(f)
@@ -22,27 +20,15 @@ fn features(data: &[u8]) -> Result<sys::WebPBitstreamFeatures> {
 
 pub fn dimensions(data: &[u8]) -> Result<(u32, u32, u32)> {
     let f = features(data)?;
-    let frames = if f.has_animation != 0 {
-        frame_count(data)?
-    } else {
-        1
-    };
+    let frames = if f.has_animation != 0 { frame_count(data)? } else { 1 };
     Ok((f.width as u32, f.height as u32, frames))
 }
 
 fn frame_count(data: &[u8]) -> Result<u32> {
-    let webp = sys::WebPData {
-        bytes: data.as_ptr(),
-        size: data.len(),
-    };
+    let webp = sys::WebPData { bytes: data.as_ptr(), size: data.len() };
     // SAFETY: the demuxer borrows `data` only until WebPDemuxDelete below.
     unsafe {
-        let demux = sys::WebPDemuxInternal(
-            &webp,
-            0,
-            std::ptr::null_mut(),
-            sys::WebPGetDemuxABIVersion(),
-        );
+        let demux = sys::WebPDemuxInternal(&webp, 0, std::ptr::null_mut(), sys::WebPGetDemuxABIVersion());
         if demux.is_null() {
             return Err(bad("WebP", "cannot read the animation"));
         }
@@ -52,12 +38,7 @@ fn frame_count(data: &[u8]) -> Result<u32> {
     }
 }
 
-pub fn decode(
-    data: &[u8],
-    header: &Header,
-    min: Option<(u32, u32)>,
-    all_frames: bool,
-) -> Result<Picture> {
+pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>, all_frames: bool) -> Result<Picture> {
     if header.frames > 1 {
         return decode_animated(data, all_frames);
     }
@@ -81,17 +62,9 @@ pub fn decode(
             config.options.scaled_width = ow as i32;
             config.options.scaled_height = oh as i32;
         }
-        config.output.colorspace = if alpha {
-            sys::WEBP_CSP_MODE::MODE_RGBA
-        } else {
-            sys::WEBP_CSP_MODE::MODE_RGB
-        };
+        config.output.colorspace = if alpha { sys::WEBP_CSP_MODE::MODE_RGBA } else { sys::WEBP_CSP_MODE::MODE_RGB };
         config.output.is_external_memory = 1;
-        config.output.u.RGBA = sys::WebPRGBABuffer {
-            rgba: buf.as_mut_ptr(),
-            stride: stride as i32,
-            size: buf.len(),
-        };
+        config.output.u.RGBA = sys::WebPRGBABuffer { rgba: buf.as_mut_ptr(), stride: stride as i32, size: buf.len() };
         let status = sys::WebPDecode(data.as_ptr(), data.len(), &mut config);
         sys::WebPFreeDecBuffer(&mut config.output);
         if status != sys::VP8StatusCode::VP8_STATUS_OK {
@@ -111,21 +84,13 @@ pub fn decode(
 }
 
 fn decode_animated(data: &[u8], all_frames: bool) -> Result<Picture> {
-    let anim = webp::AnimDecoder::new(data)
-        .decode()
-        .map_err(|e| bad("WebP animation", e))?;
-    let n = if all_frames {
-        anim.len()
-    } else {
-        1.min(anim.len())
-    };
+    let anim = webp::AnimDecoder::new(data).decode().map_err(|e| bad("WebP animation", e))?;
+    let n = if all_frames { anim.len() } else { 1.min(anim.len()) };
     let mut frames = Vec::with_capacity(n);
     let mut delays_ms = Vec::with_capacity(n);
     let mut prev_ts = 0;
     for i in 0..n {
-        let f = anim
-            .get_frame(i)
-            .ok_or_else(|| bad("WebP animation", "missing frame"))?;
+        let f = anim.get_frame(i).ok_or_else(|| bad("WebP animation", "missing frame"))?;
         let rgba = RgbaImage::from_raw(f.width(), f.height(), f.get_image().to_vec())
             .ok_or_else(|| bad("WebP animation", "short frame"))?;
         frames.push(DynamicImage::ImageRgba8(rgba));
@@ -136,12 +101,7 @@ fn decode_animated(data: &[u8], all_frames: bool) -> Result<Picture> {
     if frames.is_empty() {
         return Err(bad("WebP animation", "no frames"));
     }
-    Ok(Picture {
-        frames,
-        delays_ms,
-        loop_count: anim.loop_count.min(u16::MAX as u32) as u16,
-        logical_size: None,
-    })
+    Ok(Picture { frames, delays_ms, loop_count: anim.loop_count.min(u16::MAX as u32) as u16, logical_size: None })
 }
 
 /// Lossy at `quality`; `Q_100` asks for lossless.
@@ -162,17 +122,12 @@ pub fn encode(pic: &Picture, quality: u8) -> Result<Vec<u8>> {
 }
 
 fn encode_still(enc: webp::Encoder, quality: u8) -> Vec<u8> {
-    let mem = if quality >= 100 {
-        enc.encode_lossless()
-    } else {
-        enc.encode(quality as f32)
-    };
+    let mem = if quality >= 100 { enc.encode_lossless() } else { enc.encode(quality as f32) };
     mem.to_vec()
 }
 
 fn encode_animated(pic: &Picture, quality: u8) -> Result<Vec<u8>> {
-    let mut config =
-        webp::WebPConfig::new().map_err(|_| bad("WebP encoder", "config init failed"))?;
+    let mut config = webp::WebPConfig::new().map_err(|_| bad("WebP encoder", "config init failed"))?;
     config.quality = quality as f32;
     config.lossless = (quality >= 100) as i32;
     let rgba: Vec<RgbaImage> = pic.frames.iter().map(|f| f.to_rgba8()).collect();
@@ -180,16 +135,9 @@ fn encode_animated(pic: &Picture, quality: u8) -> Result<Vec<u8>> {
     enc.set_loop_count(pic.loop_count as i32);
     let mut t = 0i32;
     for (i, f) in rgba.iter().enumerate() {
-        enc.add_frame(webp::AnimFrame::from_rgba(
-            f.as_raw(),
-            f.width(),
-            f.height(),
-            t,
-        ));
+        enc.add_frame(webp::AnimFrame::from_rgba(f.as_raw(), f.width(), f.height(), t));
         t += pic.delays_ms.get(i).copied().unwrap_or(100) as i32;
     }
-    let mem = enc
-        .try_encode()
-        .map_err(|e| bad("WebP encoder", format!("{e:?}")))?;
+    let mem = enc.try_encode().map_err(|e| bad("WebP encoder", format!("{e:?}")))?;
     Ok(mem.to_vec())
 }

@@ -11,12 +11,8 @@ pub struct Blur {
 }
 
 pub fn parse(p: &mut Params) -> Result<Action> {
-    let r = p
-        .take_u32("r", 1..=50)?
-        .ok_or_else(|| p.err("needs r (1..=50)"))?;
-    let s = p
-        .take_u32("s", 1..=50)?
-        .ok_or_else(|| p.err("needs s (1..=50)"))?;
+    let r = p.take_u32("r", 1..=50)?.ok_or_else(|| p.err("needs r (1..=50)"))?;
+    let s = p.take_u32("s", 1..=50)?.ok_or_else(|| p.err("needs s (1..=50)"))?;
     Ok(Action::Blur(Blur { r, s }))
 }
 

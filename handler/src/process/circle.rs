@@ -36,11 +36,7 @@ pub fn coverage(dist: f32, radius: f32) -> f32 {
 }
 
 /// Multiplies alpha by `mask`; for formats without alpha, blends onto white instead.
-pub fn apply_mask(
-    mut img: RgbaImage,
-    mask: impl Fn(u32, u32) -> f32,
-    ctx: &StepContext,
-) -> DynamicImage {
+pub fn apply_mask(mut img: RgbaImage, mask: impl Fn(u32, u32) -> f32, ctx: &StepContext) -> DynamicImage {
     let white = !ctx.output_format.has_alpha();
     for (x, y, Rgba(px)) in img.enumerate_pixels_mut() {
         let m = mask(x, y);

@@ -13,15 +13,11 @@ pub struct Bright(pub i32);
 pub struct Contrast(pub i32);
 
 pub fn parse_bright(p: &mut Params) -> Result<Action> {
-    Ok(Action::Bright(Bright(
-        p.bare_int("bright", -100..=100)? as i32
-    )))
+    Ok(Action::Bright(Bright(p.bare_int("bright", -100..=100)? as i32)))
 }
 
 pub fn parse_contrast(p: &mut Params) -> Result<Action> {
-    Ok(Action::Contrast(Contrast(
-        p.bare_int("contrast", -100..=100)? as i32,
-    )))
+    Ok(Action::Contrast(Contrast(p.bare_int("contrast", -100..=100)? as i32)))
 }
 
 pub fn parse_grey(_: &mut Params) -> Result<Action> {

@@ -63,9 +63,7 @@ impl Crop {
         let x = third(iw) * self.g.0 + self.x;
         let y = third(ih) * self.g.1 + self.y;
         if x >= iw || y >= ih {
-            return Err(ProcessError::invalid(format!(
-                "crop: the origin ({x}, {y}) is outside the {iw}x{ih} image"
-            )));
+            return Err(ProcessError::invalid(format!("crop: the origin ({x}, {y}) is outside the {iw}x{ih} image")));
         }
         let w = self.w.unwrap_or(iw).min(iw - x);
         let h = self.h.unwrap_or(ih).min(ih - y);
@@ -92,14 +90,8 @@ mod tests {
     #[test]
     fn gravity_moves_the_origin_by_thirds() {
         assert_eq!(rect("w_100,h_100", 400, 300).unwrap(), (0, 0, 100, 100));
-        assert_eq!(
-            rect("w_100,h_100,g_center", 400, 300).unwrap(),
-            (133, 100, 100, 100)
-        );
-        assert_eq!(
-            rect("w_100,h_100,g_se,x_10,y_10", 400, 300).unwrap(),
-            (276, 210, 100, 90)
-        );
+        assert_eq!(rect("w_100,h_100,g_center", 400, 300).unwrap(), (133, 100, 100, 100));
+        assert_eq!(rect("w_100,h_100,g_se,x_10,y_10", 400, 300).unwrap(), (276, 210, 100, 90));
         assert_eq!(rect("x_100,y_50", 400, 300).unwrap(), (100, 50, 300, 250));
     }
 

@@ -21,11 +21,7 @@ pub fn parse(p: &mut Params) -> Result<Action> {
         (None, Some(y)) => (false, y),
         _ => return Err(p.err("needs exactly one of x or y")),
     };
-    Ok(Action::IndexCrop(IndexCrop {
-        along_x,
-        size,
-        index,
-    }))
+    Ok(Action::IndexCrop(IndexCrop { along_x, size, index }))
 }
 
 impl IndexCrop {

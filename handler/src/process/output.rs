@@ -26,12 +26,7 @@ pub struct Output {
 
 impl Output {
     pub fn from_actions(actions: &[Action]) -> Self {
-        let mut out = Output {
-            format: None,
-            quality: None,
-            progressive: false,
-            auto_orient: true,
-        };
+        let mut out = Output { format: None, quality: None, progressive: false, auto_orient: true };
         for a in actions {
             match a {
                 Action::Format(f) => out.format = Some(*f),
@@ -57,11 +52,9 @@ pub fn parse_quality(p: &mut Params) -> Result<Action> {
 
 pub fn parse_format(p: &mut Params) -> Result<Action> {
     let raw = p.take_bare("format")?;
-    Format::from_name(raw).map(Action::Format).ok_or_else(|| {
-        p.err(format!(
-            "must be one of jpg, jpeg, png, webp, gif, avif, bmp, tiff, got \"{raw}\""
-        ))
-    })
+    Format::from_name(raw)
+        .map(Action::Format)
+        .ok_or_else(|| p.err(format!("must be one of jpg, jpeg, png, webp, gif, avif, bmp, tiff, got \"{raw}\"")))
 }
 
 pub fn parse_interlace(p: &mut Params) -> Result<Action> {
@@ -81,14 +74,10 @@ pub fn parse_info(_: &mut Params) -> Result<Action> {
 }
 
 pub fn parse_threshold(p: &mut Params) -> Result<Action> {
-    Ok(Action::Threshold(
-        p.bare_int("threshold", 0..=i64::MAX)? as u64
-    ))
+    Ok(Action::Threshold(p.bare_int("threshold", 0..=i64::MAX)? as u64))
 }
 
 pub fn parse_cgif(p: &mut Params) -> Result<Action> {
-    let s = p
-        .take_u32("s", 1..=1000)?
-        .ok_or_else(|| p.err("needs s (frames to keep)"))?;
+    let s = p.take_u32("s", 1..=1000)?.ok_or_else(|| p.err("needs s (frames to keep)"))?;
     Ok(Action::Cgif(s))
 }

@@ -22,11 +22,7 @@ impl<'a> Params<'a> {
                 None => bare.push(part),
             }
         }
-        Self {
-            action,
-            pairs,
-            bare,
-        }
+        Self { action, pairs, bare }
     }
 
     pub fn action(&self) -> &'a str {
@@ -72,11 +68,9 @@ impl<'a> Params<'a> {
         let Some(raw) = self.take(key) else {
             return Ok(None);
         };
-        parse_color(raw).map(Some).ok_or_else(|| {
-            self.err(format!(
-                "{key} must be a colour RRGGBB in hex, got \"{raw}\""
-            ))
-        })
+        parse_color(raw)
+            .map(Some)
+            .ok_or_else(|| self.err(format!("{key} must be a colour RRGGBB in hex, got \"{raw}\"")))
     }
 
     /// A URL-safe base64 text parameter (standard alphabet and missing padding accepted too).
@@ -84,11 +78,9 @@ impl<'a> Params<'a> {
         let Some(raw) = self.take(key) else {
             return Ok(None);
         };
-        decode_base64(raw).map(Some).ok_or_else(|| {
-            self.err(format!(
-                "{key} must be URL-safe base64 of UTF-8 text, got \"{raw}\""
-            ))
-        })
+        decode_base64(raw)
+            .map(Some)
+            .ok_or_else(|| self.err(format!("{key} must be URL-safe base64 of UTF-8 text, got \"{raw}\"")))
     }
 
     /// The single bare value, as an integer in `range`.
@@ -107,11 +99,9 @@ impl<'a> Params<'a> {
     pub fn int(&self, key: &str, raw: &str, range: RangeInclusive<i64>) -> Result<i64> {
         match raw.parse::<i64>() {
             Ok(v) if range.contains(&v) => Ok(v),
-            _ => Err(self.err(format!(
-                "{key} must be an integer in {}..={}, got \"{raw}\"",
-                range.start(),
-                range.end()
-            ))),
+            _ => {
+                Err(self.err(format!("{key} must be an integer in {}..={}, got \"{raw}\"", range.start(), range.end())))
+            }
         }
     }
 
@@ -148,8 +138,6 @@ pub fn decode_base64(raw: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cleaned)
-        .ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cleaned).ok()?;
     String::from_utf8(bytes).ok()
 }

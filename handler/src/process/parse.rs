@@ -15,9 +15,10 @@ pub fn parse(process: &str) -> Result<Vec<Action>> {
     for segment in body.split('/').filter(|s| !s.is_empty()) {
         let mut parts = segment.split(',');
         let name = parts.next().unwrap_or_default();
-        let (_, parse_fn) = ACTIONS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-            ProcessError::invalid(format!("unknown action \"{}\"", truncate(name)))
-        })?;
+        let (_, parse_fn) = ACTIONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ProcessError::invalid(format!("unknown action \"{}\"", truncate(name))))?;
         let mut params = Params::new(name, parts);
         let action = parse_fn(&mut params)?;
         params.finish()?;

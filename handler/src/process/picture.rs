@@ -18,12 +18,7 @@ pub struct Picture {
 
 impl Picture {
     pub fn still(img: DynamicImage) -> Self {
-        Self {
-            frames: vec![img],
-            delays_ms: Vec::new(),
-            loop_count: 0,
-            logical_size: None,
-        }
+        Self { frames: vec![img], delays_ms: Vec::new(), loop_count: 0, logical_size: None }
     }
 
     pub fn first(&self) -> &DynamicImage {
@@ -48,10 +43,7 @@ impl Picture {
     }
 
     /// Replaces every frame by `f(frame)`; geometry is then real, not logical.
-    pub fn try_map(
-        &mut self,
-        mut f: impl FnMut(DynamicImage) -> Result<DynamicImage>,
-    ) -> Result<()> {
+    pub fn try_map(&mut self, mut f: impl FnMut(DynamicImage) -> Result<DynamicImage>) -> Result<()> {
         self.logical_size = None;
         let frames = std::mem::take(&mut self.frames);
         self.frames = frames.into_iter().map(&mut f).collect::<Result<_>>()?;

@@ -38,11 +38,7 @@ pub fn parse(p: &mut Params) -> Result<Action> {
         Some("fill") => Mode::Fill,
         Some("pad") => Mode::Pad,
         Some("fixed") => Mode::Fixed,
-        Some(other) => {
-            return Err(p.err(format!(
-                "m must be lfit, mfit, fill, pad or fixed, got \"{other}\""
-            )))
-        }
+        Some(other) => return Err(p.err(format!("m must be lfit, mfit, fill, pad or fixed, got \"{other}\""))),
     };
     let r = Resize {
         mode,
@@ -75,32 +71,20 @@ impl Resize {
         let g = if let (Some(p), None, None) = (self.p, self.w, self.h) {
             let f = p as f64 / 100.0;
             let s = (scale(sw, f), scale(sh, f));
-            return (!animated || p <= 100).then_some(Geometry {
-                scaled: s,
-                canvas: s,
-            });
+            return (!animated || p <= 100).then_some(Geometry { scaled: s, canvas: s });
         } else if self.mode == Mode::Fixed {
             let (bw, bh) = self.bounding_box(sw, sh);
             let s = (bw.unwrap_or(sw), bh.unwrap_or(sh));
-            Geometry {
-                scaled: s,
-                canvas: s,
-            }
+            Geometry { scaled: s, canvas: s }
         } else {
             match self.bounding_box(sw, sh) {
                 (Some(w), None) => {
                     let s = (w, scale(sh, w as f64 / sw as f64));
-                    Geometry {
-                        scaled: s,
-                        canvas: s,
-                    }
+                    Geometry { scaled: s, canvas: s }
                 }
                 (None, Some(h)) => {
                     let s = (scale(sw, h as f64 / sh as f64), h);
-                    Geometry {
-                        scaled: s,
-                        canvas: s,
-                    }
+                    Geometry { scaled: s, canvas: s }
                 }
                 (Some(w), Some(h)) => {
                     let (rw, rh) = (w as f64 / sw as f64, h as f64 / sh as f64);
@@ -108,11 +92,7 @@ impl Resize {
                         Mode::Lfit | Mode::Pad => rw <= rh,
                         _ => rw >= rh,
                     };
-                    let scaled = if by_width {
-                        (w, scale(sh, rw))
-                    } else {
-                        (scale(sw, rh), h)
-                    };
+                    let scaled = if by_width { (w, scale(sh, rw)) } else { (scale(sw, rh), h) };
                     let canvas = match self.mode {
                         Mode::Fill | Mode::Pad => (w, h),
                         _ => scaled,
@@ -175,23 +155,15 @@ pub fn resample_cover(img: DynamicImage, w: u32, h: u32) -> Result<DynamicImage>
     resample_with(img, w, h, Some((0.5, 0.5)))
 }
 
-fn resample_with(
-    img: DynamicImage,
-    w: u32,
-    h: u32,
-    centre: Option<(f64, f64)>,
-) -> Result<DynamicImage> {
+fn resample_with(img: DynamicImage, w: u32, h: u32, centre: Option<(f64, f64)>) -> Result<DynamicImage> {
     if (img.width(), img.height()) == (w, h) {
         return Ok(img);
     }
     let img = normalize(img);
     let mut dst = DynamicImage::new(w, h, img.color());
-    let opts = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .fit_into_destination(centre);
-    Resizer::new()
-        .resize(&img, &mut dst, &opts)
-        .map_err(|e| ProcessError::internal(format!("resize failed: {e}")))?;
+    let opts =
+        ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).fit_into_destination(centre);
+    Resizer::new().resize(&img, &mut dst, &opts).map_err(|e| ProcessError::internal(format!("resize failed: {e}")))?;
     Ok(dst)
 }
 
@@ -249,26 +221,11 @@ mod tests {
 
     #[test]
     fn modes() {
-        assert_eq!(
-            g("m_lfit,w_100,h_100", 400, 200),
-            Some(((100, 50), (100, 50)))
-        );
-        assert_eq!(
-            g("m_mfit,w_100,h_100", 400, 200),
-            Some(((200, 100), (200, 100)))
-        );
-        assert_eq!(
-            g("m_fill,w_100,h_100", 400, 200),
-            Some(((200, 100), (100, 100)))
-        );
-        assert_eq!(
-            g("m_pad,w_100,h_100", 400, 200),
-            Some(((100, 50), (100, 100)))
-        );
-        assert_eq!(
-            g("m_fixed,w_100,h_100", 400, 200),
-            Some(((100, 100), (100, 100)))
-        );
+        assert_eq!(g("m_lfit,w_100,h_100", 400, 200), Some(((100, 50), (100, 50))));
+        assert_eq!(g("m_mfit,w_100,h_100", 400, 200), Some(((200, 100), (200, 100))));
+        assert_eq!(g("m_fill,w_100,h_100", 400, 200), Some(((200, 100), (100, 100))));
+        assert_eq!(g("m_pad,w_100,h_100", 400, 200), Some(((100, 50), (100, 100))));
+        assert_eq!(g("m_fixed,w_100,h_100", 400, 200), Some(((100, 100), (100, 100))));
         assert_eq!(g("m_fixed,w_100", 400, 200), Some(((100, 200), (100, 200))));
     }
 

@@ -8,9 +8,7 @@ use image::{DynamicImage, Rgba, RgbaImage};
 pub struct Rotate(pub u32);
 
 pub fn parse(p: &mut Params) -> Result<Action> {
-    Ok(Action::Rotate(
-        Rotate(p.bare_int("rotate", 0..=360)? as u32),
-    ))
+    Ok(Action::Rotate(Rotate(p.bare_int("rotate", 0..=360)? as u32)))
 }
 
 impl Rotate {
@@ -68,12 +66,7 @@ fn sample(img: &RgbaImage, x: f64, y: f64, bg: Rgba<u8>) -> Option<Rgba<u8>> {
             img.get_pixel(xi as u32, yi as u32).0.map(f64::from)
         }
     };
-    let (a, b, c, d) = (
-        get(x0, y0),
-        get(x0 + 1, y0),
-        get(x0, y0 + 1),
-        get(x0 + 1, y0 + 1),
-    );
+    let (a, b, c, d) = (get(x0, y0), get(x0 + 1, y0), get(x0, y0 + 1), get(x0 + 1, y0 + 1));
     let mut out = [0u8; 4];
     for i in 0..4 {
         let top = a[i] * (1.0 - fx) + b[i] * fx;

@@ -8,9 +8,7 @@ use image::DynamicImage;
 pub struct Sharpen(pub u32);
 
 pub fn parse(p: &mut Params) -> Result<Action> {
-    Ok(Action::Sharpen(Sharpen(
-        p.bare_int("sharpen", 50..=399)? as u32
-    )))
+    Ok(Action::Sharpen(Sharpen(p.bare_int("sharpen", 50..=399)? as u32)))
 }
 
 impl Sharpen {

@@ -54,25 +54,11 @@ pub fn parse(p: &mut Params) -> Result<Action> {
     let rotate = p.take_u32("rotate", 0..=360)?.unwrap_or(0);
     let fill = p.take_flag("fill")?.unwrap_or(false);
     let mark = match (text, image) {
-        (Some(text), None) if !text.is_empty() => Mark::Text {
-            text,
-            color,
-            size,
-            shadow,
-            rotate,
-            fill,
-        },
+        (Some(text), None) if !text.is_empty() => Mark::Text { text, color, size, shadow, rotate, fill },
         (None, Some(spec)) => image_mark(&spec).map_err(|m| p.err(m))?,
         _ => return Err(p.err("needs exactly one of text or image (URL-safe base64)")),
     };
-    Ok(Action::Watermark(Watermark {
-        mark,
-        opacity,
-        g,
-        x,
-        y,
-        voffset,
-    }))
+    Ok(Action::Watermark(Watermark { mark, opacity, g, x, y, voffset }))
 }
 
 /// `logo.png?x-oss-process=image/resize,P_20` → key, process without `P`, and `P`.
@@ -108,11 +94,7 @@ fn image_mark(spec: &str) -> std::result::Result<Mark, String> {
     if let Some(p) = &process {
         super::parse(p).map_err(|e| format!("image process: {}", e.message))?;
     }
-    Ok(Mark::Image {
-        key: key.to_string(),
-        process,
-        percent,
-    })
+    Ok(Mark::Image { key: key.to_string(), process, percent })
 }
 
 impl Watermark {
@@ -133,11 +115,7 @@ impl Watermark {
             }
         }
         let tile = matches!(self.mark, Mark::Text { fill: true, .. });
-        let positions = if tile {
-            tiles(w, h, &mark)
-        } else {
-            vec![self.position(w, h, &mark)]
-        };
+        let positions = if tile { tiles(w, h, &mark) } else { vec![self.position(w, h, &mark)] };
         pic.try_map(|mut f| {
             for &(x, y) in &positions {
                 blend(&mut f, &mark, x, y);
@@ -148,43 +126,22 @@ impl Watermark {
 
     fn render(&self, main_width: u32, ctx: &StepContext) -> Result<RgbaImage> {
         match &self.mark {
-            Mark::Text {
-                text,
-                color,
-                size,
-                shadow,
-                rotate,
-                ..
-            } => {
+            Mark::Text { text, color, size, shadow, rotate, .. } => {
                 let img = render_text(text, *color, *size, *shadow);
-                Ok(if *rotate % 360 == 0 {
-                    img
-                } else {
-                    rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0]))
-                })
+                Ok(if *rotate % 360 == 0 { img } else { rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0])) })
             }
-            Mark::Image {
-                key,
-                process,
-                percent,
-            } => {
+            Mark::Image { key, process, percent } => {
                 let mut pic = (ctx.watermarks)(key).ok_or_else(|| {
-                    ProcessError::invalid(format!(
-                        "watermark: the image \"{key}\" does not exist or is not an image"
-                    ))
+                    ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist or is not an image"))
                 })?;
                 if let Some(p) = process {
-                    for a in super::parse(p)?
-                        .iter()
-                        .filter(|a| !matches!(a, Action::Watermark(_)))
-                    {
+                    for a in super::parse(p)?.iter().filter(|a| !matches!(a, Action::Watermark(_))) {
                         a.apply(&mut pic, ctx)?;
                     }
                 }
                 if let Some(p) = percent {
                     let w = (main_width * p / 100).max(1);
-                    let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1)
-                        as u32;
+                    let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1) as u32;
                     pic.frames[0] = super::resize::resample(pic.frames[0].clone(), w, h)?;
                 }
                 Ok(pic.first().to_rgba8())
@@ -195,12 +152,7 @@ impl Watermark {
     /// Top-left corner of the mark: gravity picks the anchor, x/y pull it in from the
     /// edges it touches, voffset moves a vertically centred mark up.
     fn position(&self, w: u32, h: u32, mark: &RgbaImage) -> (i64, i64) {
-        let (w, h, mw, mh) = (
-            w as i64,
-            h as i64,
-            mark.width() as i64,
-            mark.height() as i64,
-        );
+        let (w, h, mw, mh) = (w as i64, h as i64, mark.width() as i64, mark.height() as i64);
         let (x, y) = (self.x as i64, self.y as i64);
         let px = match self.g.0 {
             0 => x,
@@ -220,10 +172,7 @@ impl Watermark {
 fn tiles(w: u32, h: u32, mark: &RgbaImage) -> Vec<(i64, i64)> {
     let step_x = (mark.width() + mark.width() / 2).max(1) as usize;
     let step_y = (mark.height() + mark.height() / 2).max(1) as usize;
-    (0..h as i64)
-        .step_by(step_y)
-        .flat_map(|y| (0..w as i64).step_by(step_x).map(move |x| (x, y)))
-        .collect()
+    (0..h as i64).step_by(step_y).flat_map(|y| (0..w as i64).step_by(step_x).map(move |x| (x, y))).collect()
 }
 
 /// One line of text in `color`, with an optional drop shadow of `shadow` percent opacity.
@@ -246,8 +195,7 @@ fn render_text(text: &str, [r, g, b]: [u8; 3], size: u32, shadow: u32) -> RgbaIm
     let width = (caret.ceil() as u32).max(1) + off;
     let height = (scaled.height().ceil() as u32).max(1) + off;
     let mut img = RgbaImage::new(width, height);
-    let layers: &[(u32, [u8; 3], u32)] =
-        &[(off, [0, 0, 0], shadow * 255 / 100), (0, [r, g, b], 255)];
+    let layers: &[(u32, [u8; 3], u32)] = &[(off, [0, 0, 0], shadow * 255 / 100), (0, [r, g, b], 255)];
     for &(shift, rgb, alpha) in layers.iter().filter(|l| l.2 > 0) {
         for glyph in &glyphs {
             let Some(outlined) = font.outline_glyph(glyph.clone()) else {
@@ -288,10 +236,7 @@ fn over(top: Rgba<u8>, bottom: Rgba<u8>) -> Rgba<u8> {
 
 /// Draws `mark` over `frame` with its top-left at (x, y), clipped to the frame.
 fn blend(frame: &mut DynamicImage, mark: &RgbaImage, x: i64, y: i64) {
-    if !matches!(
-        frame,
-        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_)
-    ) {
+    if !matches!(frame, DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_)) {
         *frame = if frame.color().has_alpha() {
             DynamicImage::ImageRgba8(frame.to_rgba8())
         } else {
@@ -327,22 +272,11 @@ mod tests {
     #[test]
     fn image_spec_splits_out_percent() {
         let m = image_mark("logo.png?x-oss-process=image/resize,P_20").unwrap();
-        assert_eq!(
-            m,
-            Mark::Image {
-                key: "logo.png".into(),
-                process: None,
-                percent: Some(20)
-            }
-        );
+        assert_eq!(m, Mark::Image { key: "logo.png".into(), process: None, percent: Some(20) });
         let m = image_mark("logo.png?x-oss-process=image/resize,P_20/rotate,90").unwrap();
         assert_eq!(
             m,
-            Mark::Image {
-                key: "logo.png".into(),
-                process: Some("image/rotate,90".into()),
-                percent: Some(20)
-            }
+            Mark::Image { key: "logo.png".into(), process: Some("image/rotate,90".into()), percent: Some(20) }
         );
     }
 

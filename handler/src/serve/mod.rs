@@ -1,169 +1,292 @@
-//! Serving requests, independent of the entry adapter (HTTP server here; Lambda later):
-//! resolve → fetch → process on the bounded pool → a [`Reply`].
+//! Serving requests, independent of the entry adapter ([`http`] server for `imgh serve`
+//! and ECS, [`lambda`] runtime): check → resolve → fetch → cache → process on the
+//! bounded pool → a [`Reply`].
 
 pub mod http;
+pub mod lambda;
+mod options;
 
-use crate::engine::{self, Processed};
+pub use options::{Cors, Options, Unprocessed};
+
+use crate::codec::Format;
+use crate::engine::{self, Processed, Timings};
 use crate::error::{ProcessError, Result};
 use crate::guard::Limits;
 use crate::process::{self, Action};
 use crate::request::{self, Resolved};
 use crate::store::{Object, Store};
 use crate::style::StyleSource;
+use ::http::HeaderMap;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use tokio::sync::Semaphore;
 
-/// What a request without a process gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unprocessed {
-    /// The original bytes (`imgh serve`).
-    Original,
-    /// 403, so CloudFront's origin group fails over to the S3 origin (deployed handler).
-    Forbidden,
-}
-
-/// Everything a request needs, shared by all requests.
-pub struct Handler {
-    pub store: Arc<dyn Store>,
-    pub styles: Arc<dyn StyleSource>,
-    pub limits: Limits,
-    pub unprocessed: Unprocessed,
-    pub cache_control: String,
-    /// Bounds concurrent image work to the cores.
-    workers: Semaphore,
+/// One request as any adapter sees it.
+pub struct Incoming<'a> {
+    pub method: &'a str,
+    /// The raw (percent-encoded) path.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
 }
 
 /// An adapter-neutral response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Bytes,
 }
 
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A processed result kept in the in-memory cache.
+struct Cached {
+    body: Bytes,
+    content_type: &'static str,
+    etag: String,
+    last_modified: Option<SystemTime>,
+}
+
+/// Everything requests share: stores by bucket, styles, limits, options, the worker pool.
+pub struct Handler {
+    stores: HashMap<String, Arc<dyn Store>>,
+    styles: Arc<dyn StyleSource>,
+    limits: Limits,
+    options: Options,
+    workers: Semaphore,
+    /// Requests holding or waiting for a worker; past workers + queue depth → 503.
+    admitted: AtomicUsize,
+    cache: Option<moka::future::Cache<String, Arc<Cached>>>,
+}
+
 impl Handler {
+    /// `stores` maps bucket names to stores; with one store it serves requests that name none.
     pub fn new(
-        store: Arc<dyn Store>,
+        stores: HashMap<String, Arc<dyn Store>>,
         styles: Arc<dyn StyleSource>,
-        limits: Limits,
-        unprocessed: Unprocessed,
+        mut limits: Limits,
+        options: Options,
     ) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        limits.timeout = limits.timeout.min(options.deadline);
+        let cache = (options.cache_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .weigher(|_: &String, v: &Arc<Cached>| v.body.len().try_into().unwrap_or(u32::MAX))
+                .max_capacity(options.cache_bytes)
+                .time_to_live(options.cache_ttl)
+                .build()
+        });
         Self {
-            store,
+            stores,
             styles,
             limits,
-            unprocessed,
-            cache_control: "public, max-age=31536000".into(),
-            workers: Semaphore::new(cores),
+            workers: Semaphore::new(options.workers.max(1)),
+            admitted: AtomicUsize::new(0),
+            cache,
+            options,
         }
     }
 
-    /// Answers `GET`/`HEAD` of `path?query`.
-    pub async fn handle(
-        &self,
-        path: &str,
-        query: Option<&str>,
-        if_none_match: Option<&str>,
-    ) -> Reply {
+    /// A handler over one store (a folder, the embedded samples).
+    pub fn single(store: Arc<dyn Store>, styles: Arc<dyn StyleSource>, limits: Limits, options: Options) -> Self {
+        Self::new(HashMap::from([(String::new(), store)]), styles, limits, options)
+    }
+
+    pub async fn handle(&self, req: &Incoming<'_>) -> Reply {
         let started = Instant::now();
-        let reply = match self.try_handle(path, query, if_none_match).await {
+        let mut log = RequestLog::default();
+        let mut reply = match self.try_handle(req, &mut log).await {
             Ok(reply) => reply,
-            Err(e) => error_reply(&e),
+            Err(e) => self.error_reply(&e),
         };
+        self.options.cors.decorate(req.headers, &mut reply);
         tracing::info!(
-            path,
-            query = query.unwrap_or(""),
+            method = req.method,
+            path = req.path,
+            process = log.process.as_deref().unwrap_or(""),
             status = reply.status,
+            bytes_in = log.bytes_in,
             bytes_out = reply.body.len(),
-            ms = started.elapsed().as_millis() as u64,
+            cache = log.cache_hit,
+            decode_ms = log.timings.decode_ms,
+            process_ms = log.timings.steps_ms,
+            encode_ms = log.timings.encode_ms,
+            total_ms = started.elapsed().as_secs_f64() * 1000.0,
             "request"
         );
         reply
     }
 
-    async fn try_handle(
-        &self,
-        path: &str,
-        query: Option<&str>,
-        if_none_match: Option<&str>,
-    ) -> Result<Reply> {
-        if path == "/ping" {
+    async fn try_handle(&self, req: &Incoming<'_>, log: &mut RequestLog) -> Result<Reply> {
+        if req.path == "/ping" {
             return Ok(Reply {
                 status: 200,
                 headers: vec![("content-type", "text/plain".into())],
                 body: "pong".into(),
             });
         }
-        let Resolved { key, process } = request::resolve(path, query, self.styles.as_ref())?;
+        self.check_origin_secret(req.headers)?;
+        if req.method == "OPTIONS" {
+            return Ok(self.options.cors.preflight(req.headers));
+        }
+        if req.method != "GET" && req.method != "HEAD" {
+            return Err(ProcessError::new(405, "MethodNotAllowed", "only GET, HEAD and OPTIONS are served"));
+        }
+        if let Some(keys) = &self.options.signing {
+            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            keys.verify(req.path, req.query, now)?;
+        }
+        let store = self.store_for(req.headers)?;
+        let Resolved { key, process } = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
         let Some(process) = process else {
-            return match self.unprocessed {
+            return match self.options.unprocessed {
                 Unprocessed::Forbidden => Err(ProcessError::new(
                     403,
                     "AccessDenied",
                     "only processed images are served here; originals come from the bucket",
                 )),
                 Unprocessed::Original => {
-                    let obj = self.store.get(&key, self.limits.max_source_bytes).await?;
-                    let mime = crate::codec::Format::sniff(&obj.bytes)
-                        .map_or("application/octet-stream", |f| f.mime());
-                    Ok(self.ok(obj.bytes.clone(), mime, &obj, ""))
+                    let obj = store.get(&key, self.limits.max_source_bytes).await?;
+                    let mime = Format::sniff(&obj.bytes).map_or("application/octet-stream", Format::mime);
+                    let etag = obj.etag.clone().unwrap_or_default();
+                    Ok(self.ok(obj.bytes.clone(), mime, etag, obj.last_modified))
                 }
             };
         };
-        let actions = process::parse(&process)?;
-        let source = self.store.get(&key, self.limits.max_source_bytes).await?;
-        let etag = etag(&source, &process);
-        if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-            return Ok(Reply {
-                status: 304,
-                headers: vec![("etag", etag)],
-                body: Bytes::new(),
-            });
+        log.process = Some(process.clone());
+        let mut actions = process::parse(&process)?;
+        let negotiated = self.negotiate(&actions, req.headers);
+        if let Some(f) = negotiated {
+            actions.push(Action::Format(f));
         }
-        let assets = self.fetch_watermarks(&actions).await?;
-        let _permit = self
-            .workers
-            .acquire()
-            .await
-            .map_err(|_| ProcessError::internal("shutting down"))?;
+        let source = store.get(&key, self.limits.max_source_bytes).await?;
+        log.bytes_in = source.bytes.len();
+        let etag = etag(&source, &process, negotiated);
+        let if_none_match = req.headers.get("if-none-match").and_then(|v| v.to_str().ok());
+        if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+            let mut reply = Reply { status: 304, headers: vec![("etag", etag)], body: Bytes::new() };
+            self.vary(&mut reply);
+            return Ok(reply);
+        }
+        let cache_key = format!("{}\n{key}\n{etag}", self.bucket_name(req.headers).unwrap_or_default());
+        if let Some(hit) = match &self.cache {
+            Some(c) => c.get(&cache_key).await,
+            None => None,
+        } {
+            log.cache_hit = true;
+            return Ok(self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified));
+        }
+        let assets = self.fetch_watermarks(store.as_ref(), &actions).await?;
+        let Processed { body, content_type, timings } = self.run_engine(source.bytes.clone(), actions, assets).await?;
+        log.timings = timings;
+        let body = Bytes::from(body);
+        if let Some(c) = &self.cache {
+            let cached =
+                Cached { body: body.clone(), content_type, etag: etag.clone(), last_modified: source.last_modified };
+            c.insert(cache_key, Arc::new(cached)).await;
+        }
+        Ok(self.ok(body, content_type, etag, source.last_modified))
+    }
+
+    /// Runs the engine on the blocking pool: at most `workers` at once, `queue_depth` more
+    /// waiting, the rest refused with 503; the whole wait and work bounded by the deadline.
+    async fn run_engine(
+        &self,
+        source: Bytes,
+        actions: Vec<Action>,
+        assets: HashMap<String, Bytes>,
+    ) -> Result<Processed> {
+        let capacity = self.options.workers.max(1) + self.options.queue_depth;
+        let admitted = Admission::enter(&self.admitted, capacity)
+            .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))?;
         let limits = self.limits.clone();
-        let bytes = source.bytes.clone();
-        let Processed { body, content_type } = tokio::task::spawn_blocking(move || {
-            engine::catch_panics(|| {
-                let lookup = |k: &str| assets.get(k).map(|b| b.as_ref());
-                engine::process(&bytes, &actions, &limits, &lookup)
+        let work = async {
+            let _permit = self.workers.acquire().await.map_err(|_| ProcessError::internal("shutting down"))?;
+            tokio::task::spawn_blocking(move || {
+                engine::catch_panics(|| {
+                    let lookup = |k: &str| assets.get(k).map(|b| b.as_ref());
+                    engine::process(&source, &actions, &limits, &lookup)
+                })
             })
-        })
-        .await
-        .map_err(|_| {
-            ProcessError::internal("the image could not be processed (internal error)")
-        })??;
-        let mut reply = self.ok(body.into(), content_type, &source, "");
-        reply.headers.retain(|(k, _)| *k != "etag");
-        reply.headers.push(("etag", etag));
-        Ok(reply)
+            .await
+            .map_err(|_| ProcessError::internal("the image could not be processed (internal error)"))?
+        };
+        let result = tokio::time::timeout(self.options.deadline, work).await.unwrap_or_else(|_| {
+            Err(ProcessError::new(503, "RequestTimeout", "image processing took longer than the configured limit"))
+        });
+        drop(admitted);
+        result
+    }
+
+    /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP.
+    fn negotiate(&self, actions: &[Action], headers: &HeaderMap) -> Option<Format> {
+        if !self.options.auto_format || actions.iter().any(|a| matches!(a, Action::Format(_) | Action::Info)) {
+            return None;
+        }
+        let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if accept.contains("image/avif") {
+            Some(Format::Avif)
+        } else if accept.contains("image/webp") {
+            Some(Format::Webp)
+        } else {
+            None
+        }
+    }
+
+    fn bucket_name<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        headers.get(self.options.bucket_header.as_str()).and_then(|v| v.to_str().ok())
+    }
+
+    /// The store for the bucket CloudFront names in its origin header; only allow-listed
+    /// buckets are served. With one bucket configured, a request naming none gets it.
+    fn store_for(&self, headers: &HeaderMap) -> Result<&Arc<dyn Store>> {
+        match self.bucket_name(headers) {
+            Some(name) => self.stores.get(name).ok_or_else(|| {
+                ProcessError::new(403, "AccessDenied", format!("bucket \"{name}\" is not served by this handler"))
+            }),
+            None if self.stores.len() == 1 => Ok(self.stores.values().next().expect("one store")),
+            None => Err(ProcessError::new(
+                400,
+                "MissingBucket",
+                format!("this handler serves several buckets; the {} header must name one", self.options.bucket_header),
+            )),
+        }
+    }
+
+    /// Behind an ALB, only CloudFront knows the secret header value (constant-time check).
+    fn check_origin_secret(&self, headers: &HeaderMap) -> Result<()> {
+        let Some(secret) = &self.options.origin_secret else { return Ok(()) };
+        let got = headers.get("x-origin-verify").map(|v| v.as_bytes()).unwrap_or_default();
+        let a = Sha256::digest(got);
+        let b = Sha256::digest(secret.as_bytes());
+        // Equal-length digests compared without an early exit.
+        if a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0 {
+            return Err(ProcessError::new(403, "AccessDenied", "requests must come through the distribution"));
+        }
+        Ok(())
     }
 
     /// Watermark images named by the actions, fetched before the CPU work starts.
-    async fn fetch_watermarks(&self, actions: &[Action]) -> Result<HashMap<String, Bytes>> {
+    async fn fetch_watermarks(&self, store: &dyn Store, actions: &[Action]) -> Result<HashMap<String, Bytes>> {
         let mut assets = HashMap::new();
         for key in actions.iter().filter_map(|a| match a {
             Action::Watermark(w) => w.image_key(),
             _ => None,
         }) {
-            match self.store.get(key, self.limits.max_source_bytes).await {
+            match store.get(key, self.limits.max_source_bytes).await {
                 Ok(obj) => {
                     assets.insert(key.to_string(), obj.bytes);
                 }
                 Err(e) if e.status == 404 => {
-                    return Err(ProcessError::invalid(format!(
-                        "watermark: the image \"{key}\" does not exist"
-                    )))
+                    return Err(ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist")))
                 }
                 Err(e) => return Err(e),
             }
@@ -171,44 +294,81 @@ impl Handler {
         Ok(assets)
     }
 
-    fn ok(&self, body: Bytes, content_type: &str, source: &Object, _: &str) -> Reply {
-        let mut headers = vec![
-            ("content-type", content_type.to_string()),
-            ("cache-control", self.cache_control.clone()),
-        ];
-        if let Some(etag) = &source.etag {
-            headers.push(("etag", etag.clone()));
+    fn ok(&self, body: Bytes, content_type: &str, etag: String, last_modified: Option<SystemTime>) -> Reply {
+        let mut headers =
+            vec![("content-type", content_type.to_string()), ("cache-control", self.options.cache_control.clone())];
+        if !etag.is_empty() {
+            headers.push(("etag", etag));
         }
-        if let Some(t) = source.last_modified {
+        if let Some(t) = last_modified {
             headers.push(("last-modified", httpdate::fmt_http_date(t)));
         }
-        Reply {
-            status: 200,
-            headers,
-            body,
+        let mut reply = Reply { status: 200, headers, body };
+        self.vary(&mut reply);
+        reply
+    }
+
+    fn vary(&self, reply: &mut Reply) {
+        if self.options.auto_format {
+            reply.headers.push(("vary", "Accept".into()));
+        }
+    }
+
+    pub fn error_reply(&self, e: &ProcessError) -> Reply {
+        let mut headers = vec![
+            ("content-type", "application/xml".into()),
+            ("cache-control", self.options.error_cache_control.clone()),
+        ];
+        if e.status == 503 {
+            headers.push(("retry-after", "1".into()));
+        }
+        Reply { status: e.status, headers, body: e.to_xml().into() }
+    }
+}
+
+/// A slot among the admitted requests, released on drop.
+struct Admission<'a>(&'a AtomicUsize);
+
+impl<'a> Admission<'a> {
+    fn enter(counter: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+        let mut n = counter.load(Ordering::Relaxed);
+        loop {
+            if n >= capacity {
+                return None;
+            }
+            match counter.compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Some(Self(counter)),
+                Err(current) => n = current,
+            }
         }
     }
 }
 
-/// A strong validator for a processed result: the source's own ETag plus the process.
-fn etag(source: &Object, process: &str) -> String {
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[derive(Default)]
+struct RequestLog {
+    process: Option<String>,
+    bytes_in: usize,
+    cache_hit: bool,
+    timings: Timings,
+}
+
+/// A strong validator for a processed result: the source's ETag, the process and the
+/// negotiated format.
+fn etag(source: &Object, process: &str, negotiated: Option<Format>) -> String {
     let mut h = Sha256::new();
     h.update(source.etag.as_deref().unwrap_or_default());
     h.update([0]);
     h.update(process);
+    h.update([0]);
+    h.update(negotiated.map_or("", Format::name));
     if source.etag.is_none() {
         h.update(&source.bytes);
     }
     format!("\"{}\"", hex::encode(&h.finalize()[..16]))
-}
-
-pub fn error_reply(e: &ProcessError) -> Reply {
-    Reply {
-        status: e.status,
-        headers: vec![
-            ("content-type", "application/xml".into()),
-            ("cache-control", "max-age=60".into()),
-        ],
-        body: e.to_xml().into(),
-    }
 }

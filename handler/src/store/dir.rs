@@ -11,18 +11,13 @@ pub struct DirStore {
 
 impl DirStore {
     pub fn new(root: impl AsRef<Path>) -> std::io::Result<Self> {
-        Ok(Self {
-            root: root.as_ref().canonicalize()?,
-        })
+        Ok(Self { root: root.as_ref().canonicalize()? })
     }
 
     /// The file for `key`, only when it is a regular file under the root.
     fn path_of(&self, key: &str) -> Option<PathBuf> {
         let rel = Path::new(key);
-        if key.is_empty()
-            || key.contains('\0')
-            || !rel.components().all(|c| matches!(c, Component::Normal(_)))
-        {
+        if key.is_empty() || key.contains('\0') || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
             return None;
         }
         let path = self.root.join(rel).canonicalize().ok()?;
@@ -33,20 +28,12 @@ impl DirStore {
 impl Store for DirStore {
     fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a> {
         Box::pin(async move {
-            let path = self
-                .path_of(key)
-                .ok_or_else(|| ProcessError::no_such_key(key))?;
-            let meta = tokio::fs::metadata(&path)
-                .await
-                .map_err(|_| ProcessError::no_such_key(key))?;
+            let path = self.path_of(key).ok_or_else(|| ProcessError::no_such_key(key))?;
+            let meta = tokio::fs::metadata(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
             check_size(meta.len(), max_bytes)?;
-            let bytes = tokio::fs::read(&path)
-                .await
-                .map_err(|_| ProcessError::no_such_key(key))?;
+            let bytes = tokio::fs::read(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
             let modified = meta.modified().ok();
-            let stamp = modified
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
+            let stamp = modified.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
             Ok(Object {
                 etag: Some(format!("\"{:x}-{:x}\"", meta.len(), stamp)),
                 last_modified: modified,
@@ -58,9 +45,7 @@ impl Store for DirStore {
 
 pub(super) fn check_size(len: u64, max_bytes: u64) -> Result<()> {
     if len > max_bytes {
-        return Err(ProcessError::too_large(format!(
-            "source is {len} bytes; the limit is {max_bytes} bytes"
-        )));
+        return Err(ProcessError::too_large(format!("source is {len} bytes; the limit is {max_bytes} bytes")));
     }
     Ok(())
 }
@@ -79,15 +64,7 @@ mod tests {
         let _ = std::os::unix::fs::symlink(tmp.join("secret.txt"), tmp.join("root/link"));
         let s = DirStore::new(tmp.join("root")).unwrap();
         assert!(s.path_of("sub/a.jpg").is_some());
-        for bad in [
-            "../secret.txt",
-            "sub/../../secret.txt",
-            "/etc/passwd",
-            "link",
-            "",
-            "sub",
-            "./sub/a.jpg",
-        ] {
+        for bad in ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", "link", "", "sub", "./sub/a.jpg"] {
             assert!(s.path_of(bad).is_none(), "{bad} escaped");
         }
         std::fs::remove_dir_all(&tmp).unwrap();

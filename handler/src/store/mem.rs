@@ -21,10 +21,7 @@ impl MemStore {
 impl Store for MemStore {
     fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a> {
         Box::pin(async move {
-            let bytes = self
-                .0
-                .get(key)
-                .ok_or_else(|| ProcessError::no_such_key(key))?;
+            let bytes = self.0.get(key).ok_or_else(|| ProcessError::no_such_key(key))?;
             check_size(bytes.len() as u64, max_bytes)?;
             let digest = <sha2::Sha256 as sha2::Digest>::digest(bytes);
             Ok(Object {

@@ -1,10 +1,12 @@
-//! Where source images come from. One trait; a folder and an in-memory set here.
+//! Where source images come from. One trait; S3, a folder, and an in-memory set.
 
 mod dir;
 mod mem;
+mod s3;
 
 pub use dir::DirStore;
 pub use mem::MemStore;
+pub use s3::S3Store;
 
 use crate::error::Result;
 use bytes::Bytes;

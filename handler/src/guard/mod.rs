@@ -1,5 +1,7 @@
 //! Limits on what one request may cost, checked from the image header before a pixel is
-//! decoded, and between processing steps for time.
+//! decoded, and between processing steps for time; signed URLs in [`signature`].
+
+pub mod signature;
 
 use crate::codec::Header;
 use crate::error::{ProcessError, Result};

@@ -1,0 +1,117 @@
+//! The deployed handler's settings, from environment variables (set by the templates),
+//! into one [`Handler`]. Every variable is optional; see [`VARIABLES`].
+
+use crate::guard::signature::SigningKeys;
+use crate::guard::Limits;
+use crate::serve::{Cors, Handler, Options, Unprocessed};
+use crate::store::{DirStore, S3Store, Store};
+use crate::style::{DynamoStyles, StyleSource, Styles};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The variables read, with what each means (printed by `imgh-handler --help`).
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("IMGH_BUCKETS", "comma-separated S3 buckets served (the allow-list)"),
+    ("IMGH_DIR", "serve a local folder instead of S3"),
+    ("IMGH_BUCKET_HEADER", "origin header naming the bucket (default x-imgh-bucket)"),
+    ("IMGH_STYLE_TABLE", "DynamoDB table of styles (key `style`, attribute `process`)"),
+    ("IMGH_STYLES_FILE", "TOML file of styles instead of DynamoDB"),
+    ("IMGH_CACHE_CONTROL", "Cache-Control of images (default public, max-age=31536000)"),
+    ("IMGH_ERROR_CACHE_CONTROL", "Cache-Control of errors (default public, max-age=60)"),
+    ("IMGH_AUTO_FORMAT", "1: choose AVIF/WebP from Accept when no format is asked"),
+    ("IMGH_CORS_ORIGINS", "comma-separated allowed origins, or *"),
+    ("IMGH_SIGNING_KEYS", "comma-separated HMAC keys: signed URLs required"),
+    ("IMGH_SIGNING_SECRET_ID", "Secrets Manager secret holding the keys (read once)"),
+    ("IMGH_ORIGIN_SECRET", "required value of the x-origin-verify header (ALB origin)"),
+    ("IMGH_WORKERS", "concurrent image jobs (default: cores)"),
+    ("IMGH_QUEUE_DEPTH", "requests waiting for a worker before 503 (default 64)"),
+    ("IMGH_DEADLINE_MS", "per-request budget in ms (default 25000)"),
+    ("IMGH_CACHE_MB", "in-memory result cache in MB (default 256 on ECS, 0 on Lambda)"),
+    ("IMGH_CACHE_TTL_S", "result cache entry lifetime in seconds (default 3600)"),
+    ("IMGH_MAX_SOURCE_BYTES", "largest source object (default 20 MB)"),
+    ("IMGH_MAX_SIDE", "largest source side in px (default 30000)"),
+    ("IMGH_MAX_PIXELS", "largest source pixel count x frames (default 250000000)"),
+    ("IMGH_MAX_OUTPUT_SIDE", "largest output side in px (default 16384)"),
+    ("PORT", "HTTP port when not on Lambda (default 8080)"),
+];
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn num<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
+    var(name).map(|v| v.trim().parse().map_err(|_| format!("{name}={v} is not a number"))).transpose()
+}
+
+/// Builds the handler from the environment. `on_lambda` changes two defaults: no
+/// in-memory cache (instances are short-lived and small) and one worker per vCPU.
+pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, String> {
+    let aws = aws_config::load_from_env().await;
+    let mut stores: HashMap<String, Arc<dyn Store>> = HashMap::new();
+    if let Some(dir) = var("IMGH_DIR") {
+        let store = DirStore::new(&dir).map_err(|e| format!("IMGH_DIR={dir}: {e}"))?;
+        stores.insert(String::new(), Arc::new(store));
+    }
+    if let Some(buckets) = var("IMGH_BUCKETS") {
+        // Emulators (and some S3-compatible stores) need path-style addressing.
+        let path_style = var("AWS_ENDPOINT_URL").is_some() || var("AWS_ENDPOINT_URL_S3").is_some();
+        let s3 =
+            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(path_style).build());
+        for b in buckets.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+            stores.insert(b.to_string(), Arc::new(S3Store::new(s3.clone(), b)));
+        }
+    }
+    if stores.is_empty() {
+        return Err("set IMGH_BUCKETS (S3 buckets to serve) or IMGH_DIR (a folder)".into());
+    }
+    let styles: Arc<dyn StyleSource> = match (var("IMGH_STYLE_TABLE"), var("IMGH_STYLES_FILE")) {
+        (Some(table), _) => {
+            Arc::new(DynamoStyles::new(aws_sdk_dynamodb::Client::new(&aws), table, Duration::from_secs(60)))
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("IMGH_STYLES_FILE={path}: {e}"))?;
+            Arc::new(Styles::from_toml(&text).map_err(|e| format!("IMGH_STYLES_FILE={path}: {}", e.message))?)
+        }
+        (None, None) => Arc::new(Styles::default()),
+    };
+    let signing = match (var("IMGH_SIGNING_KEYS"), var("IMGH_SIGNING_SECRET_ID")) {
+        (Some(keys), _) => Some(SigningKeys::parse(&keys)),
+        (None, Some(id)) => {
+            let secret =
+                aws_sdk_secretsmanager::Client::new(&aws).get_secret_value().secret_id(&id).send().await.map_err(
+                    |e| format!("cannot read secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
+                )?;
+            Some(SigningKeys::parse(secret.secret_string().unwrap_or_default()))
+        }
+        (None, None) => None,
+    };
+    if signing.as_ref().is_some_and(SigningKeys::is_empty) {
+        return Err("signed URLs are configured but no signing key was found".into());
+    }
+    let defaults = Options::default();
+    let options = Options {
+        unprocessed: Unprocessed::Forbidden,
+        cache_control: var("IMGH_CACHE_CONTROL").unwrap_or(defaults.cache_control),
+        error_cache_control: var("IMGH_ERROR_CACHE_CONTROL").unwrap_or(defaults.error_cache_control),
+        auto_format: var("IMGH_AUTO_FORMAT").is_some_and(|v| v == "1" || v == "true"),
+        cors: var("IMGH_CORS_ORIGINS").map(|v| Cors::parse(&v)).unwrap_or_default(),
+        signing,
+        origin_secret: var("IMGH_ORIGIN_SECRET"),
+        bucket_header: var("IMGH_BUCKET_HEADER").unwrap_or(defaults.bucket_header).to_ascii_lowercase(),
+        workers: num("IMGH_WORKERS")?.unwrap_or(defaults.workers),
+        queue_depth: num("IMGH_QUEUE_DEPTH")?.unwrap_or(defaults.queue_depth),
+        deadline: num("IMGH_DEADLINE_MS")?.map_or(defaults.deadline, Duration::from_millis),
+        cache_bytes: num::<u64>("IMGH_CACHE_MB")?.unwrap_or(if on_lambda { 0 } else { 256 }) * 1024 * 1024,
+        cache_ttl: num("IMGH_CACHE_TTL_S")?.map_or(defaults.cache_ttl, Duration::from_secs),
+    };
+    let d = Limits::default();
+    let limits = Limits {
+        max_source_bytes: num("IMGH_MAX_SOURCE_BYTES")?.unwrap_or(d.max_source_bytes),
+        max_side: num("IMGH_MAX_SIDE")?.unwrap_or(d.max_side),
+        max_pixels: num("IMGH_MAX_PIXELS")?.unwrap_or(d.max_pixels),
+        max_output_side: num("IMGH_MAX_OUTPUT_SIDE")?.unwrap_or(d.max_output_side),
+        ..d
+    };
+    Ok(Handler::new(stores, styles, limits, options))
+}

@@ -1,0 +1,107 @@
+//! How a handler behaves beyond the engine: what unprocessed requests get, headers,
+//! CORS, signing, concurrency, deadline and the result cache.
+
+use super::Reply;
+use crate::guard::signature::SigningKeys;
+use http::HeaderMap;
+use std::time::Duration;
+
+/// What a request without a process gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unprocessed {
+    /// The original bytes (`imgh serve`).
+    Original,
+    /// 403, so CloudFront's origin group fails over to the S3 origin (deployed handler).
+    Forbidden,
+}
+
+#[derive(Clone)]
+pub struct Options {
+    pub unprocessed: Unprocessed,
+    pub cache_control: String,
+    pub error_cache_control: String,
+    /// Pick AVIF/WebP from `Accept` when no `format` action is given (adds `Vary: Accept`).
+    pub auto_format: bool,
+    pub cors: Cors,
+    /// When set, every request must carry a valid `Expires` + `Signature`.
+    pub signing: Option<SigningKeys>,
+    /// When set, requests must carry `x-origin-verify` with this value (ALB behind CloudFront).
+    pub origin_secret: Option<String>,
+    /// The origin custom header CloudFront sets to name the bucket.
+    pub bucket_header: String,
+    /// Concurrent image jobs (default: the cores).
+    pub workers: usize,
+    /// Requests allowed to wait for a worker before 503.
+    pub queue_depth: usize,
+    /// Budget for one request's wait and work; keep it below the front door's timeout.
+    pub deadline: Duration,
+    /// In-memory result cache size in bytes (0 = off) and entry lifetime.
+    pub cache_bytes: u64,
+    pub cache_ttl: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            unprocessed: Unprocessed::Original,
+            cache_control: "public, max-age=31536000".into(),
+            error_cache_control: "public, max-age=60".into(),
+            auto_format: false,
+            cors: Cors::default(),
+            signing: None,
+            origin_secret: None,
+            bucket_header: "x-imgh-bucket".into(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            queue_depth: 64,
+            deadline: Duration::from_secs(25),
+            cache_bytes: 0,
+            cache_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Allowed origins for cross-origin requests; empty = CORS off, `*` = any.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    pub origins: Vec<String>,
+}
+
+impl Cors {
+    pub fn parse(list: &str) -> Self {
+        Self { origins: list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect() }
+    }
+
+    fn allowed(&self, headers: &HeaderMap) -> Option<String> {
+        let origin = headers.get("origin")?.to_str().ok()?;
+        if self.origins.iter().any(|o| o == "*") {
+            Some("*".into())
+        } else {
+            self.origins.iter().any(|o| o == origin).then(|| origin.to_string())
+        }
+    }
+
+    /// Adds `Access-Control-Allow-Origin` to any reply for an allowed origin.
+    pub fn decorate(&self, headers: &HeaderMap, reply: &mut Reply) {
+        if self.origins.is_empty() {
+            return;
+        }
+        if let Some(origin) = self.allowed(headers) {
+            reply.headers.push(("access-control-allow-origin", origin));
+        }
+        reply.headers.push(("vary", "Origin".into()));
+    }
+
+    /// The answer to an `OPTIONS` preflight.
+    pub fn preflight(&self, headers: &HeaderMap) -> Reply {
+        let mut reply = Reply { status: 204, headers: Vec::new(), body: Default::default() };
+        if self.allowed(headers).is_some() {
+            reply.headers.push(("access-control-allow-methods", "GET, HEAD, OPTIONS".into()));
+            let asked = headers.get("access-control-request-headers").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !asked.is_empty() {
+                reply.headers.push(("access-control-allow-headers", asked.to_string()));
+            }
+            reply.headers.push(("access-control-max-age", "86400".into()));
+        }
+        reply
+    }
+}

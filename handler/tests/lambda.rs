@@ -1,0 +1,212 @@
+//! The Lambda adapter for real: the `imgh-handler` binary runs as a subprocess against a
+//! stand-in of the documented Lambda Runtime API (below), receives function-URL and API
+//! Gateway v2 events, and its streamed / buffered responses are checked.
+
+mod support;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::*;
+use tokio::sync::mpsc;
+
+/// What the runtime posted back for one invocation.
+#[derive(Debug)]
+struct Posted {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+struct RuntimeApi {
+    events: Mutex<mpsc::Receiver<(String, Value)>>,
+    results: mpsc::Sender<(String, Posted)>,
+}
+
+async fn next(State(api): State<Arc<RuntimeApi>>) -> impl IntoResponse {
+    // One waiting runtime at a time; the lock is held only to take the receiver's next item.
+    let item = {
+        let mut rx = api.events.lock().unwrap();
+        rx.try_recv().ok()
+    };
+    let (id, event) = match item {
+        Some(item) => item,
+        None => loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if let Ok(item) = api.events.lock().unwrap().try_recv() {
+                break item;
+            }
+        },
+    };
+    let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 30_000;
+    let mut h = HeaderMap::new();
+    h.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+    h.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap());
+    h.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:imgh".parse().unwrap(),
+    );
+    h.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".parse().unwrap());
+    (h, event.to_string())
+}
+
+async fn respond(
+    State(api): State<Arc<RuntimeApi>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    api.results.send((id, Posted { headers, body })).await.unwrap();
+    StatusCode::ACCEPTED
+}
+
+async fn error(
+    State(api): State<Arc<RuntimeApi>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    api.results.send((format!("error:{id}"), Posted { headers, body })).await.unwrap();
+    StatusCode::ACCEPTED
+}
+
+struct Harness {
+    events: mpsc::Sender<(String, Value)>,
+    results: mpsc::Receiver<(String, Posted)>,
+    _proc: support::Proc,
+    seq: usize,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        let (ev_tx, ev_rx) = mpsc::channel(16);
+        let (res_tx, res_rx) = mpsc::channel(16);
+        let api = Arc::new(RuntimeApi { events: Mutex::new(ev_rx), results: res_tx });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            // Streamed responses may be far larger than axum's default 2 MB body limit.
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(api);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_imgh-handler"));
+        base_env(&mut cmd)
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "imgh")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+            .env("IMGH_DIR", samples_dir());
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start imgh-handler");
+        Harness { events: ev_tx, results: res_rx, _proc: support::Proc { child, base: String::new() }, seq: 0 }
+    }
+
+    async fn invoke(&mut self, event: Value) -> Posted {
+        self.seq += 1;
+        let id = format!("req-{}", self.seq);
+        self.events.send((id.clone(), event)).await.unwrap();
+        let (got, posted) = tokio::time::timeout(Duration::from_secs(60), self.results.recv()).await.unwrap().unwrap();
+        assert_eq!(got, id, "response posted for the wrong invocation: {}", String::from_utf8_lossy(&posted.body));
+        posted
+    }
+}
+
+fn event(domain: &str, method: &str, path: &str, query: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"accept": "*/*", "host": domain},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc",
+            "domainName": domain,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": "r",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "25/Nov/2026:00:00:00 +0000",
+            "timeEpoch": 0
+        },
+        "isBase64Encoded": false
+    })
+}
+
+const URL_DOMAIN: &str = "abcdefghij.lambda-url.us-east-1.on.aws";
+const APIGW_DOMAIN: &str = "abc123.execute-api.us-east-1.amazonaws.com";
+
+/// Splits a streamed HTTP-integration response into its JSON prelude and body.
+fn split_stream(p: &Posted) -> (Value, &[u8]) {
+    assert_eq!(p.headers.get("lambda-runtime-function-response-mode").unwrap(), "streaming");
+    assert_eq!(p.headers.get("content-type").unwrap(), "application/vnd.awslambda.http-integration-response");
+    let at = p.body.windows(8).position(|w| w == [0u8; 8]).expect("8 NUL bytes after the prelude");
+    (serde_json::from_slice(&p.body[..at]).expect("JSON prelude"), &p.body[at + 8..])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn function_url_streams_and_api_gateway_buffers() {
+    let mut h = Harness::start().await;
+
+    // A processed image, streamed.
+    let p = h.invoke(event(URL_DOMAIN, "GET", "/mountain.jpg", "x-oss-process=image/resize,w_200")).await;
+    let (prelude, body) = split_stream(&p);
+    assert_eq!(prelude["statusCode"], 200);
+    assert_eq!(prelude["headers"]["content-type"], "image/jpeg");
+    let img = image::load_from_memory(body).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 133));
+
+    // The 403 contract and error bodies are the server's.
+    let p = h.invoke(event(URL_DOMAIN, "GET", "/mountain.jpg", "")).await;
+    let (prelude, body) = split_stream(&p);
+    assert_eq!(prelude["statusCode"], 403);
+    assert!(String::from_utf8_lossy(body).contains("<Code>AccessDenied</Code>"));
+    let p = h.invoke(event(URL_DOMAIN, "GET", "/mountain.jpg", "x-oss-process=image/resize,w_abc")).await;
+    let (prelude, body) = split_stream(&p);
+    assert_eq!(prelude["statusCode"], 400);
+    assert!(String::from_utf8_lossy(body).contains("w must be an integer"));
+
+    // Over 6 MB: a ~21 MB BMP streams whole through the function URL …
+    let big = "x-oss-process=image/resize,w_3300,limit_0/format,bmp";
+    let p = h.invoke(event(URL_DOMAIN, "GET", "/sunset.jpg", big)).await;
+    let (prelude, body) = split_stream(&p);
+    assert_eq!(prelude["statusCode"], 200);
+    assert!(body.len() > 20_000_000, "{} bytes", body.len());
+    assert_eq!(prelude["headers"]["content-length"], body.len().to_string());
+    let img = image::load_from_memory_with_format(body, image::ImageFormat::Bmp).unwrap();
+    assert_eq!((img.width(), img.height()), (3300, 2200));
+
+    // … and is a clear 413 through API Gateway's buffered path.
+    let p = h.invoke(event(APIGW_DOMAIN, "GET", "/sunset.jpg", big)).await;
+    let doc: Value = serde_json::from_slice(&p.body).unwrap();
+    assert_eq!(doc["statusCode"], 413);
+    let text = base64::engine::general_purpose::STANDARD.decode(doc["body"].as_str().unwrap()).unwrap();
+    assert!(String::from_utf8_lossy(&text).contains("ResponseTooLarge"));
+
+    // A small image through API Gateway: buffered, base64.
+    let p = h.invoke(event(APIGW_DOMAIN, "GET", "/dragonfly.jpg", "x-oss-process=image/resize,w_64/format,webp")).await;
+    let doc: Value = serde_json::from_slice(&p.body).unwrap();
+    assert_eq!(doc["statusCode"], 200);
+    assert_eq!(doc["headers"]["content-type"], "image/webp");
+    assert_eq!(doc["isBase64Encoded"], true);
+    let bytes = base64::engine::general_purpose::STANDARD.decode(doc["body"].as_str().unwrap()).unwrap();
+    assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 64);
+
+    // HEAD: headers, no body.
+    let p = h.invoke(event(URL_DOMAIN, "HEAD", "/mountain.jpg", "x-oss-process=image/resize,w_100")).await;
+    let (prelude, body) = split_stream(&p);
+    assert_eq!(prelude["statusCode"], 200);
+    assert!(body.is_empty());
+    assert_ne!(prelude["headers"]["content-length"], "0");
+}

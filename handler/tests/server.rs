@@ -1,0 +1,216 @@
+//! The HTTP server mode (ECS) of the `imgh-handler` binary, run as a process: S3 and
+//! DynamoDB through moto, the 403 contract, bucket allow-list, key encodings, styles,
+//! signed URLs, auto-format, CORS, the origin secret, the busy queue and shutdown.
+
+mod support;
+
+use aws_sdk_s3::primitives::ByteStream;
+use imgh_handler::guard::signature::SigningKeys;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use support::*;
+
+/// Encodes a key for a URL path: everything but unreserved characters and `/`.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+async fn aws(moto: &str) -> aws_config::SdkConfig {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .load()
+        .await
+}
+
+/// A bucket in moto with `objects` uploaded; names are unique per test run.
+fn bucket(moto: &str, name: &str, objects: &[(&str, Vec<u8>)]) -> String {
+    let name = format!("{name}-{}", std::process::id());
+    rt().block_on(async {
+        let conf = aws(moto).await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+        s3.create_bucket().bucket(&name).send().await.unwrap();
+        for (key, bytes) in objects {
+            s3.put_object().bucket(&name).key(*key).body(ByteStream::from(bytes.clone())).send().await.unwrap();
+        }
+    });
+    name
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/{name}", samples_dir())).unwrap()
+}
+
+fn s3_server(moto: &str, buckets: &str, extra: &[(&str, &str)]) -> Proc {
+    let mut env = vec![("AWS_ENDPOINT_URL", moto), ("IMGH_BUCKETS", buckets)];
+    env.extend_from_slice(extra);
+    start_server(&env)
+}
+
+#[test]
+fn s3_keys_buckets_and_the_403_contract() {
+    let Some(moto) = moto_url() else { return };
+    let jpg = sample("mountain.jpg");
+    let keys =
+        ["plain.jpg", "a b.jpg", "中文/图片.jpg", "a+b.jpg", "(1).jpg", "100%.jpg", "x%2By.jpg", "dir/sub/é.jpg"];
+    let objects: Vec<(&str, Vec<u8>)> = keys.iter().map(|k| (*k, jpg.clone())).collect();
+    let b0 = bucket(&moto, "imgh-b0", &objects);
+    let b1 = bucket(&moto, "imgh-b1", &[("only-in-b1.jpg", jpg.clone())]);
+    let server = s3_server(&moto, &format!("{b0},{b1}"), &[]);
+    let hdr = |b: &str| vec![("x-imgh-bucket", b.to_string())];
+
+    for key in keys {
+        let url = format!("{}/{}?x-oss-process=image/resize,w_100", server.base, utf8_percent_encode(key, PATH));
+        let got = http("GET", &url, &[("x-imgh-bucket", &b0)]);
+        assert_eq!(got.status, 200, "{key}: {}", got.text());
+        assert_eq!(got.image().width(), 100, "{key}");
+        assert!(got.header("etag").is_some() && got.header("last-modified").is_some(), "{key}");
+    }
+    let processed = |b: &str, key: &str| {
+        let h = hdr(b);
+        http("GET", &format!("{}/{key}?x-oss-process=image/resize,w_10", server.base), &[(h[0].0, &h[0].1)])
+    };
+    assert_eq!(processed(&b1, "only-in-b1.jpg").status, 200);
+    assert_eq!(processed(&b0, "only-in-b1.jpg").status, 404);
+    assert_eq!(processed("not-allowed", "plain.jpg").status, 403);
+    // Two buckets and no header: the handler cannot guess.
+    assert_eq!(get(&format!("{}/plain.jpg?x-oss-process=image/resize,w_10", server.base)).status, 400);
+    // No process: 403 so CloudFront fails over to the S3 origin.
+    let got = http("GET", &format!("{}/plain.jpg", server.base), &[("x-imgh-bucket", &b0)]);
+    assert_eq!(got.status, 403);
+    assert!(got.text().contains("AccessDenied"));
+    assert_eq!(get(&format!("{}/ping", server.base)).status, 200);
+}
+
+#[test]
+fn styles_from_dynamodb() {
+    let Some(moto) = moto_url() else { return };
+    let b = bucket(&moto, "imgh-styles", &[("p.jpg", sample("mountain.jpg"))]);
+    let table = format!("imgh-styles-{}", std::process::id());
+    rt().block_on(async {
+        use aws_sdk_dynamodb::types::*;
+        let ddb = aws_sdk_dynamodb::Client::new(&aws(&moto).await);
+        ddb.create_table()
+            .table_name(&table)
+            .key_schema(KeySchemaElement::builder().attribute_name("style").key_type(KeyType::Hash).build().unwrap())
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("style")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        ddb.put_item()
+            .table_name(&table)
+            .item("style", AttributeValue::S("thumb".into()))
+            .item("process", AttributeValue::S("image/resize,m_fill,w_40,h_40/format,png".into()))
+            .send()
+            .await
+            .unwrap();
+    });
+    let server = s3_server(&moto, &b, &[("IMGH_STYLE_TABLE", &table)]);
+    for url in [format!("{}/p.jpg?x-oss-process=style/thumb", server.base), format!("{}/p.jpg@!thumb", server.base)] {
+        let got = get(&url);
+        assert_eq!(got.status, 200, "{url}: {}", got.text());
+        assert_eq!(got.header("content-type"), Some("image/png"));
+        assert_eq!(got.image().width(), 40);
+    }
+    let got = get(&format!("{}/p.jpg?x-oss-process=style/missing", server.base));
+    assert_eq!(got.status, 400);
+    assert!(got.text().contains("NoSuchStyle"));
+}
+
+#[test]
+fn signed_urls_with_rotation() {
+    let dir = samples_dir();
+    let server = start_server(&[("IMGH_DIR", &dir), ("IMGH_SIGNING_KEYS", "new-key,old-key")]);
+    let path = "/mountain.jpg";
+    let query = "x-oss-process=image/resize,w_50";
+    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+    assert_eq!(get(&format!("{}{path}?{query}", server.base)).status, 403);
+    for key in ["new-key", "old-key"] {
+        let signed = SigningKeys::parse(key).sign(path, Some(query), expires).unwrap();
+        let got = get(&format!("{}{signed}", server.base));
+        assert_eq!(got.status, 200, "{key}: {}", got.text());
+        assert_eq!(got.image().width(), 50);
+        let tampered = signed.replace("w_50", "w_60");
+        assert_eq!(get(&format!("{}{tampered}", server.base)).status, 403);
+    }
+    let other = SigningKeys::parse("stolen").sign(path, Some(query), expires).unwrap();
+    assert_eq!(get(&format!("{}{other}", server.base)).status, 403);
+}
+
+#[test]
+fn auto_format_cors_and_origin_secret() {
+    let dir = samples_dir();
+    let server = start_server(&[
+        ("IMGH_DIR", &dir),
+        ("IMGH_AUTO_FORMAT", "1"),
+        ("IMGH_CORS_ORIGINS", "https://app.example"),
+        ("IMGH_ORIGIN_SECRET", "s3cret"),
+    ]);
+    let url = format!("{}/mountain.jpg?x-oss-process=image/resize,w_80", server.base);
+    let secret = ("x-origin-verify", "s3cret");
+    assert_eq!(get(&url).status, 403, "the origin secret is required");
+    assert_eq!(http("GET", &url, &[("x-origin-verify", "guess")]).status, 403);
+    for (accept, mime) in
+        [("image/avif,image/webp,*/*", "image/avif"), ("image/webp,*/*", "image/webp"), ("*/*", "image/jpeg")]
+    {
+        let got = http("GET", &url, &[secret, ("accept", accept)]);
+        assert_eq!((got.status, got.header("content-type")), (200, Some(mime)), "{accept}");
+        assert!(got.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("vary") && v.contains("Accept")));
+    }
+    let got = http("GET", &url, &[secret, ("origin", "https://app.example")]);
+    assert_eq!(got.header("access-control-allow-origin"), Some("https://app.example"));
+    let got = http("GET", &url, &[secret, ("origin", "https://evil.example")]);
+    assert_eq!(got.header("access-control-allow-origin"), None);
+    let pre =
+        http("OPTIONS", &url, &[secret, ("origin", "https://app.example"), ("access-control-request-method", "GET")]);
+    assert_eq!(pre.status, 204);
+    assert!(pre.header("access-control-allow-methods").unwrap().contains("GET"));
+}
+
+#[test]
+fn a_full_queue_answers_503_not_a_collapse() {
+    let dir = samples_dir();
+    let server = start_server(&[("IMGH_DIR", &dir), ("IMGH_WORKERS", "1"), ("IMGH_QUEUE_DEPTH", "0")]);
+    let url = format!("{}/sunset.jpg?x-oss-process=image/resize,w_2400,limit_0/blur,r_50,s_50/format,png", server.base);
+    let statuses: Vec<(u16, Option<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let g = get(&url);
+                    (g.status, g.header("retry-after").map(String::from))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().any(|(s, _)| *s == 200), "{statuses:?}");
+    assert!(statuses.iter().any(|(s, r)| *s == 503 && r.as_deref() == Some("1")), "{statuses:?}");
+    assert!(statuses.iter().all(|(s, _)| *s == 200 || *s == 503), "{statuses:?}");
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let dir = samples_dir();
+    let mut server = start_server(&[("IMGH_DIR", &dir)]);
+    let url = format!("{}/sunset.jpg?x-oss-process=image/resize,w_2400,limit_0/blur,r_50,s_50/format,png", server.base);
+    let pid = server.child.id().to_string();
+    let status = std::thread::scope(|s| {
+        let req = s.spawn(|| get(&url).status);
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        req.join().unwrap()
+    });
+    assert_eq!(status, 200);
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}

@@ -1,0 +1,116 @@
+//! Starting the `imgh-handler` binary as a process, and the emulators the tests need.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The moto server's URL from `tests/run.sh`, or `None` (the test then skips) — unless
+/// `IMGH_TEST_REQUIRE_ALL` is set, where a missing emulator fails the test.
+pub fn moto_url() -> Option<String> {
+    match std::env::var("IMGH_TEST_MOTO_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("IMGH_TEST_REQUIRE_ALL").is_some() => {
+            panic!("IMGH_TEST_MOTO_URL is not set: run the tests through tests/run.sh")
+        }
+        Err(_) => {
+            eprintln!("skipped: IMGH_TEST_MOTO_URL is not set (run tests/run.sh to start moto)");
+            None
+        }
+    }
+}
+
+pub fn samples_dir() -> String {
+    format!("{}/../samples", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running `imgh-handler`, killed on drop.
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Environment shared by every handler process: dummy AWS credentials and region.
+pub fn base_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("AWS_PROFILE")
+}
+
+/// Starts the HTTP server mode on a free port and waits until it listens.
+pub fn start_server(env: &[(&str, &str)]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_imgh-handler"));
+    base_env(&mut cmd).env("PORT", "0").env("RUST_LOG", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start imgh-handler");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("imgh-handler exited before listening").expect("stderr");
+        if line.contains("imgh-handler listening") {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            break v["fields"]["port"].as_u64().expect("port field");
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Proc { child, base: format!("http://127.0.0.1:{port}") }
+}
+
+pub struct Got {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Got {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn image(&self) -> image::DynamicImage {
+        image::load_from_memory(&self.body).unwrap_or_else(|e| panic!("not an image ({e}): {}", self.text()))
+    }
+}
+
+pub fn http(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut req = ureq::request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let res = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{url}: {e}"),
+    };
+    let status = res.status();
+    let headers = res
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = res.header(&n).unwrap_or_default().to_string();
+            (n, v)
+        })
+        .collect();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut res.into_reader(), &mut body).unwrap();
+    Got { status, headers, body }
+}
+
+pub fn get(url: &str) -> Got {
+    http("GET", url, &[])
+}
