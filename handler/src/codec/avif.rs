@@ -33,12 +33,13 @@ pub fn decode(data: &[u8]) -> Result<Picture> {
     } else {
         Box::new(data)
     };
-    let avif = avif_parse::read_avif(&mut reader).map_err(|e| bad("AVIF", e))?;
     let colour = nclx(data);
     // The decoder must not build a frame larger than the checked `ispe` size.
     let max_pixels = (u64::from(w) * u64::from(h)).clamp(1, u64::from(u32::MAX)) as u32;
-    let premultiplied = avif.premultiplied_alpha;
+    // Guarded as a whole: avif-parse has debug assertions on malformed boxes.
     guarded("AVIF", move || {
+        let avif = avif_parse::read_avif(&mut reader).map_err(|e| bad("AVIF", e))?;
+        let premultiplied = avif.premultiplied_alpha;
         let color = decode_av1(avif.primary_item, max_pixels)?;
         let alpha = match avif.alpha_item {
             Some(item) => Some(decode_av1(item, max_pixels)?),
