@@ -360,3 +360,258 @@ fn outputs_carry_no_exif() {
     assert!(!out.body.windows(6).any(|w| w == b"Exif\0\0"));
     assert_eq!(decode(&out).dimensions(), (100, 67));
 }
+
+// AVIF sources. Our encoder writes 10-bit 4:4:4 BT.601 full range; the other layouts,
+// matrices and ranges are made with rav1e directly in `raw_avif`.
+
+/// Mean absolute difference per channel over the whole image.
+fn mean_abs_diff(a: &DynamicImage, b: &DynamicImage) -> f64 {
+    let (a, b) = (a.to_rgba8(), b.to_rgba8());
+    assert_eq!(a.dimensions(), b.dimensions());
+    let sum: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+#[test]
+fn avif_sources_decode_back_to_the_photo() {
+    let src = sample(JPG);
+    let avif = run(&src, "image/resize,w_300/format,avif").body;
+    let reference = decode(&run(&src, "image/resize,w_300/format,png"));
+    let back = decode(&run(&avif, "image/format,png"));
+    assert_eq!(dims(&back), (300, 200));
+    assert!(!back.color().has_alpha());
+    let diff = mean_abs_diff(&back, &reference);
+    assert!(diff < 4.0, "mean difference {diff}");
+    assert!(close(rgba(&back, 150, 100), rgba(&reference, 150, 100), 24));
+    assert!((mean_luma(&back) - mean_luma(&reference)).abs() < 2.0);
+
+    // Every kind of step runs on it.
+    assert_eq!(dims(&decode(&run(&avif, "image/resize,w_100/format,jpg"))), (100, 67));
+    assert_eq!(dims(&decode(&run(&avif, "image/rotate,90/format,png"))), (200, 300));
+    assert_eq!(dims(&decode(&run(&avif, "image/crop,w_50,h_40,x_10,y_10/format,webp"))), (50, 40));
+    let circle = decode(&run(&avif, "image/circle,r_50/format,png"));
+    assert_eq!(rgba(&circle, 0, 0)[3], 0);
+    let again = run(&avif, "image/resize,w_200/format,avif");
+    assert_eq!(imgh_handler::codec::probe(&again.body).unwrap().width, 200);
+    let info: serde_json::Value = serde_json::from_slice(&run(&avif, "image/info").body).unwrap();
+    assert_eq!(info["Format"]["value"], "avif");
+    assert_eq!(info["ImageWidth"]["value"], "300");
+    assert_eq!(info["ImageHeight"]["value"], "200");
+}
+
+#[test]
+fn avif_alpha_keeps_transparent_corners() {
+    let src = sample(PNG);
+    let avif = run(&src, "image/resize,w_120/format,avif").body;
+    let reference = decode(&run(&src, "image/resize,w_120/format,png"));
+    let back = decode(&run(&avif, "image/format,png"));
+    assert_eq!(dims(&back), (120, 90));
+    assert!(back.color().has_alpha());
+    for (x, y) in [(0, 0), (119, 0), (0, 89), (119, 89)] {
+        assert!(rgba(&back, x, y)[3] < 8, "corner {x},{y}: {:?}", rgba(&back, x, y));
+    }
+    let (c, r) = (rgba(&back, 60, 45), rgba(&reference, 60, 45));
+    assert_eq!(r[3], 255);
+    assert!(close(c, r, 24), "{c:?} vs {r:?}");
+    // Flattened onto white for a format without alpha.
+    let jpg = decode(&run(&avif, "image/format,jpg"));
+    assert!(close(rgba(&jpg, 0, 0), [255, 255, 255, 255], 8));
+}
+
+#[test]
+fn avif_8_and_10_bit_and_rgb_with_alpha() {
+    let src =
+        image::load_from_memory(&sample(PNG)).unwrap().resize_exact(96, 72, image::imageops::FilterType::Triangle);
+    let rgba8 = src.to_rgba8();
+    let px: Vec<ravif::RGBA8> = rgba8.pixels().map(|p| ravif::RGBA8::new(p.0[0], p.0[1], p.0[2], p.0[3])).collect();
+    let img = ravif::Img::new(&px[..], 96, 72);
+    let encoders = [
+        ("8-bit", ravif::Encoder::new().with_bit_depth(ravif::BitDepth::Eight)),
+        ("10-bit", ravif::Encoder::new().with_bit_depth(ravif::BitDepth::Ten)),
+        (
+            "RGB (identity matrix)",
+            ravif::Encoder::new()
+                .with_bit_depth(ravif::BitDepth::Eight)
+                .with_internal_color_model(ravif::ColorModel::RGB),
+        ),
+    ];
+    for (name, enc) in encoders {
+        let avif = enc.with_quality(95.0).with_speed(10).encode_rgba(img).unwrap().avif_file;
+        let back = decode(&run(&avif, "image/format,png"));
+        assert_eq!(dims(&back), (96, 72), "{name}");
+        // Alpha is lossy too: transparent within a few levels.
+        assert!(rgba(&back, 0, 0)[3] < 8, "{name}: {:?}", rgba(&back, 0, 0));
+        let opaque: Vec<(u32, u32)> =
+            rgba8.enumerate_pixels().filter(|p| p.2 .0[3] == 255).map(|p| (p.0, p.1)).collect();
+        assert!(opaque.len() > 1000);
+        let diff: f64 = opaque
+            .iter()
+            .map(|&(x, y)| {
+                let (a, b) = (rgba(&back, x, y), rgba(&src, x, y));
+                (0..3).map(|i| f64::from(a[i].abs_diff(b[i]))).sum::<f64>() / 3.0
+            })
+            .sum::<f64>()
+            / opaque.len() as f64;
+        assert!(diff < 4.0, "{name}: mean difference {diff} on opaque pixels");
+    }
+}
+
+#[test]
+fn avif_image_sequences_decode_their_first_frame() {
+    // libavif writes sequences with the first frame also as the primary item; the `avis`
+    // brand is what tells them apart.
+    let mut avif = run(&sample(JPG), "image/resize,w_120/format,avif").body;
+    avif[8..12].copy_from_slice(b"avis");
+    assert_eq!(dims(&decode(&run(&avif, "image/format,png"))), (120, 80));
+}
+
+/// Y'CbCr of an sRGB colour with matrix (kr, kb), full or limited (video) range.
+fn ycbcr(rgb: [u8; 3], kr: f64, kb: f64, full: bool) -> [u8; 3] {
+    let [r, g, b] = rgb.map(f64::from);
+    let y = kr * r + (1.0 - kr - kb) * g + kb * b;
+    let cb = (b - y) / (2.0 * (1.0 - kb));
+    let cr = (r - y) / (2.0 * (1.0 - kr));
+    let (ys, cs, yo) = if full { (1.0, 1.0, 0.0) } else { (219.0 / 255.0, 224.0 / 255.0, 16.0) };
+    [y * ys + yo, 128.0 + cb * cs, 128.0 + cr * cs].map(|v| v.round().clamp(0.0, 255.0) as u8)
+}
+
+/// A 64x48 AVIF made with rav1e directly, whose left and right halves hold the 8-bit planes
+/// `left` and `right` (Y, U, V; or G, B, R for the identity matrix).
+fn raw_avif(
+    sampling: rav1e::prelude::ChromaSampling,
+    full: bool,
+    matrix: rav1e::prelude::MatrixCoefficients,
+    left: [u8; 3],
+    right: [u8; 3],
+) -> Vec<u8> {
+    raw_avif_alpha(sampling, full, matrix, left, right, None)
+}
+
+/// `raw_avif` with an alpha image of `[left, right]` values, the colour premultiplied or not.
+fn raw_avif_alpha(
+    sampling: rav1e::prelude::ChromaSampling,
+    full: bool,
+    matrix: rav1e::prelude::MatrixCoefficients,
+    left: [u8; 3],
+    right: [u8; 3],
+    alpha: Option<([u8; 2], bool)>,
+) -> Vec<u8> {
+    use avif_serialize::constants::MatrixCoefficients as Mc;
+    use rav1e::prelude::*;
+    let av1 = av1_still(sampling, full, matrix, left, right);
+    let alpha_av1 = alpha.map(|([l, r], _)| {
+        av1_still(ChromaSampling::Cs400, true, MatrixCoefficients::Unspecified, [l, 128, 128], [r, 128, 128])
+    });
+    let mut avif = avif_serialize::Aviffy::new();
+    avif.set_full_color_range(full)
+        .set_monochrome(sampling == ChromaSampling::Cs400)
+        .set_premultiplied_alpha(alpha.is_some_and(|(_, prem)| prem))
+        .set_chroma_subsampling(match sampling {
+            ChromaSampling::Cs420 | ChromaSampling::Cs400 => (true, true),
+            ChromaSampling::Cs422 => (true, false),
+            ChromaSampling::Cs444 => (false, false),
+        })
+        .set_matrix_coefficients(match matrix {
+            MatrixCoefficients::Identity => Mc::Rgb,
+            MatrixCoefficients::BT709 => Mc::Bt709,
+            MatrixCoefficients::BT601 => Mc::Bt601,
+            _ => Mc::Unspecified,
+        });
+    avif.to_vec(&av1, alpha_av1.as_deref(), 64, 48, 8)
+}
+
+/// One 64x48 AV1 key frame from rav1e, its halves filled with `left` and `right`.
+fn av1_still(
+    sampling: rav1e::prelude::ChromaSampling,
+    full: bool,
+    matrix: rav1e::prelude::MatrixCoefficients,
+    left: [u8; 3],
+    right: [u8; 3],
+) -> Vec<u8> {
+    use rav1e::prelude::*;
+    let (w, h) = (64usize, 48usize);
+    let cfg = Config::new().with_encoder_config(EncoderConfig {
+        width: w,
+        height: h,
+        bit_depth: 8,
+        chroma_sampling: sampling,
+        pixel_range: if full { PixelRange::Full } else { PixelRange::Limited },
+        color_description: Some(ColorDescription {
+            color_primaries: ColorPrimaries::BT709,
+            transfer_characteristics: TransferCharacteristics::SRGB,
+            matrix_coefficients: matrix,
+        }),
+        still_picture: true,
+        quantizer: 20,
+        speed_settings: SpeedSettings::from_preset(10),
+        ..Default::default()
+    });
+    let mut ctx: Context<u8> = cfg.new_context().unwrap();
+    let mut frame = ctx.new_frame();
+    for (i, plane) in frame.planes.iter_mut().enumerate() {
+        let half = (w / 2) >> plane.cfg.xdec;
+        let mut slice = plane.mut_slice(Default::default());
+        for row in slice.rows_iter_mut() {
+            for (x, px) in row.iter_mut().enumerate() {
+                *px = if x < half { left[i] } else { right[i] };
+            }
+        }
+    }
+    ctx.send_frame(frame).unwrap();
+    ctx.flush();
+    let mut av1 = Vec::new();
+    loop {
+        match ctx.receive_packet() {
+            Ok(mut p) => av1.append(&mut p.data),
+            Err(EncoderStatus::Encoded) => {}
+            Err(EncoderStatus::LimitReached) => break,
+            Err(e) => panic!("rav1e: {e:?}"),
+        }
+    }
+    av1
+}
+
+#[test]
+fn avif_layouts_matrices_and_ranges() {
+    use rav1e::prelude::{ChromaSampling as Cs, MatrixCoefficients as Mc};
+    const BT601: (f64, f64) = (0.299, 0.114);
+    const BT709: (f64, f64) = (0.2126, 0.0722);
+    let (red, blue) = ([210, 40, 50], [40, 70, 200]);
+    let cases = [
+        ("4:2:0 BT.709 limited", Cs::Cs420, Mc::BT709, BT709, false),
+        ("4:2:0 BT.601 full", Cs::Cs420, Mc::BT601, BT601, true),
+        ("4:2:2 BT.709 full", Cs::Cs422, Mc::BT709, BT709, true),
+        ("4:4:4 BT.601 limited", Cs::Cs444, Mc::BT601, BT601, false),
+    ];
+    for (name, cs, mc, (kr, kb), full) in cases {
+        let avif = raw_avif(cs, full, mc, ycbcr(red, kr, kb, full), ycbcr(blue, kr, kb, full));
+        let img = decode(&run(&avif, "image/format,png"));
+        assert_eq!(dims(&img), (64, 48), "{name}");
+        let (l, r) = (rgba(&img, 12, 24), rgba(&img, 52, 24));
+        assert!(close(l, [210, 40, 50, 255], 8), "{name}: left {l:?}");
+        assert!(close(r, [40, 70, 200, 255], 8), "{name}: right {r:?}");
+    }
+    // Identity matrix: the planes are G, B, R.
+    let avif = raw_avif(Cs::Cs444, true, Mc::Identity, [40, 50, 210], [70, 200, 40]);
+    let img = decode(&run(&avif, "image/format,png"));
+    assert!(close(rgba(&img, 12, 24), [210, 40, 50, 255], 8));
+    assert!(close(rgba(&img, 52, 24), [40, 70, 200, 255], 8));
+    // Monochrome, limited range: 16 is black and 235 white.
+    let avif = raw_avif(Cs::Cs400, false, Mc::BT601, [16, 128, 128], [235, 128, 128]);
+    let img = decode(&run(&avif, "image/format,png"));
+    assert!(close(rgba(&img, 12, 24), [0, 0, 0, 255], 4));
+    assert!(close(rgba(&img, 52, 24), [255, 255, 255, 255], 4));
+    // Alpha, straight and premultiplied: the right half is half transparent.
+    let (y, blue) = (ycbcr(blue, BT601.0, BT601.1, true), blue.map(|c| c as u32));
+    let half = |c: u32| (c * 128 / 255) as u8;
+    for (name, right, prem) in
+        [("straight", y, false), ("premultiplied", ycbcr(blue.map(half), BT601.0, BT601.1, true), true)]
+    {
+        let l = ycbcr(red, BT601.0, BT601.1, true);
+        let avif = raw_avif_alpha(Cs::Cs444, true, Mc::BT601, l, right, Some(([255, 128], prem)));
+        let img = decode(&run(&avif, "image/format,png"));
+        let (l, r) = (rgba(&img, 12, 24), rgba(&img, 52, 24));
+        assert!(close(l, [210, 40, 50, 255], 8), "{name}: left {l:?}");
+        assert!(close(r, [40, 70, 200, 128], 10), "{name}: right {r:?}");
+    }
+}

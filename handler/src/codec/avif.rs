@@ -1,30 +1,274 @@
-//! AVIF: encoded with rav1e (`ravif`) at a fast preset. Decoding AVIF sources needs an
-//! AV1 decoder that links statically; until one is in, AVIF sources are answered with a
-//! clear 400 (dimensions are still read for `info`).
+//! AVIF: decoded with rav1d (the Rust port of dav1d) after avif-parse has found the colour
+//! and alpha items, then converted from YUV to RGB(A) by the `yuv` crate; encoded with
+//! rav1e (`ravif`) at a fast preset. All of it is Rust or vendored asm, so it links
+//! statically.
 
-use super::bad;
+use super::{bad, guarded};
 use crate::error::{ProcessError, Result};
 use crate::process::Picture;
-use image::DynamicImage;
+use image::{DynamicImage, RgbImage, RgbaImage};
 use ravif::{Encoder, Img, RGB8, RGBA8};
+use re_rav1d::{self as dav1d, pixel, PixelLayout, PlanarImageComponent as Component};
+use std::io::Read;
+use yuv::{YuvError, YuvGrayImage, YuvPlanarImage, YuvRange, YuvStandardMatrix};
 
-/// Width and height from the first `ispe` (image spatial extents) property.
+/// Width and height from the first `ispe` (image spatial extents) property in the `meta`
+/// box. Animations report one frame: only the first is decoded.
 pub fn dimensions(data: &[u8]) -> Result<(u32, u32, u32)> {
-    let at = data.windows(4).position(|w| w == b"ispe").ok_or_else(|| bad("AVIF", "no ispe box"))?;
-    let be = |i: usize| data.get(i..i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let meta = meta_box(data).ok_or_else(|| bad("AVIF", "no complete meta box"))?;
+    let at = find(meta, b"ispe").ok_or_else(|| bad("AVIF", "no ispe box"))?;
     // 'ispe' is followed by 4 bytes of version/flags, then width and height.
-    match (be(at + 8), be(at + 12)) {
+    match (be32(meta, at + 8), be32(meta, at + 12)) {
         (Some(w), Some(h)) => Ok((w, h, 1)),
         _ => Err(bad("AVIF", "truncated ispe box")),
     }
 }
 
-pub fn decode(_data: &[u8]) -> Result<Picture> {
-    Err(ProcessError::new(
-        400,
-        "UnsupportedImage",
-        "AVIF sources cannot be processed yet (AVIF output is supported); use info or fetch the original",
-    ))
+pub fn decode(data: &[u8]) -> Result<Picture> {
+    let (w, h, _) = dimensions(data)?;
+    // avif-parse refuses the `avis` (image sequence) brand, but such files made by libavif
+    // also carry the first frame as the primary item: read them as if they were `avif`.
+    let mut reader: Box<dyn Read + '_> = if data.get(8..12) == Some(b"avis") {
+        Box::new((&data[..8]).chain(&b"avif"[..]).chain(&data[12..]))
+    } else {
+        Box::new(data)
+    };
+    let colour = nclx(data);
+    // The decoder must not build a frame larger than the checked `ispe` size.
+    let max_pixels = (u64::from(w) * u64::from(h)).clamp(1, u64::from(u32::MAX)) as u32;
+    // Guarded as a whole: avif-parse has debug assertions on malformed boxes.
+    guarded("AVIF", move || {
+        let avif = avif_parse::read_avif(&mut reader).map_err(|e| bad("AVIF", e))?;
+        let premultiplied = avif.premultiplied_alpha;
+        let color = decode_av1(avif.primary_item, max_pixels)?;
+        let alpha = match avif.alpha_item {
+            Some(item) => Some(decode_av1(item, max_pixels)?),
+            None => None,
+        };
+        let (w, h) = (color.width(), color.height());
+        let mut px = to_rgb(&color, colour, alpha.is_some())?;
+        let img = match alpha {
+            Some(a) => {
+                put_alpha(&mut px, &a, w, h)?;
+                if premultiplied {
+                    unpremultiply(&mut px);
+                }
+                RgbaImage::from_raw(w, h, px).map(DynamicImage::ImageRgba8)
+            }
+            None => RgbImage::from_raw(w, h, px).map(DynamicImage::ImageRgb8),
+        };
+        Ok(Picture::still(img.ok_or_else(|| bad("AVIF", "short buffer"))?))
+    })
+}
+
+/// Decodes one AV1 item on this thread (no worker threads, no frame delay).
+fn decode_av1(obus: impl AsRef<[u8]> + Send + Sync + 'static, max_pixels: u32) -> Result<dav1d::Picture> {
+    let fail = |e: dav1d::Error| bad("AVIF (AV1)", e);
+    let mut settings = dav1d::Settings::new();
+    settings.set_n_threads(1);
+    settings.set_max_frame_delay(1);
+    settings.set_frame_size_limit(max_pixels);
+    let mut dec = dav1d::Decoder::with_settings(&settings).map_err(fail)?;
+    let mut pending = match dec.send_data(obus, None, None, None) {
+        Ok(()) => false,
+        Err(e) if e.is_again() => true,
+        Err(e) => return Err(fail(e)),
+    };
+    // A still item is one temporal unit: a few rounds at most. The bound is only there so
+    // that no input can keep this loop going.
+    for _ in 0..64 {
+        match dec.get_picture() {
+            Ok(pic) => return Ok(pic),
+            Err(e) if e.is_again() && pending => {
+                pending = match dec.send_pending_data() {
+                    Ok(()) => false,
+                    Err(e) if e.is_again() => true,
+                    Err(e) => return Err(fail(e)),
+                };
+            }
+            Err(e) if e.is_again() => break,
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Err(bad("AVIF", "the AV1 data holds no complete frame"))
+}
+
+/// 8-bit RGB (or RGBA with opaque alpha) from any layout and bit depth, with the colour
+/// matrix and range of the `colr` box if there is one, else of the AV1 sequence header.
+fn to_rgb(pic: &dav1d::Picture, colour: Option<(u16, bool)>, alpha: bool) -> Result<Vec<u8>> {
+    let (w, h) = (pic.width(), pic.height());
+    let (mc, full) =
+        colour.unwrap_or_else(|| (pic.matrix_coefficients() as u16, pic.color_range() == pixel::YUVRange::Full));
+    let range = if full { YuvRange::Full } else { YuvRange::Limited };
+    let channels = if alpha { 4 } else { 3 };
+    let stride = w * channels;
+    let mut out = vec![0u8; stride as usize * h as usize];
+    let failed = |e: YuvError| bad("AVIF colour conversion", e);
+    let layout = pic.pixel_layout();
+    let y = Samples::of(pic, Component::Y);
+    if layout == PixelLayout::I400 {
+        let gray = YuvGrayImage { y_plane: y.data(), y_stride: y.stride, width: w, height: h };
+        let convert = if alpha { yuv::yuv400_to_rgba } else { yuv::yuv400_to_rgb };
+        convert(&gray, &mut out, stride, range, YuvStandardMatrix::Bt601).map_err(failed)?;
+        return Ok(out);
+    }
+    let (u, v) = (Samples::of(pic, Component::U), Samples::of(pic, Component::V));
+    let planes = YuvPlanarImage {
+        y_plane: y.data(),
+        y_stride: y.stride,
+        u_plane: u.data(),
+        u_stride: u.stride,
+        v_plane: v.data(),
+        v_stride: v.stride,
+        width: w,
+        height: h,
+    };
+    let Some(matrix) = matrix(mc)? else {
+        // Identity: the planes are G, B and R (AV1 allows it with 4:4:4 only).
+        if layout != PixelLayout::I444 {
+            return Err(bad("AVIF", "an RGB (identity matrix) image must be 4:4:4"));
+        }
+        let convert = if alpha { yuv::gbr_to_rgba } else { yuv::gbr_to_rgb };
+        convert(&planes, &mut out, stride, range).map_err(failed)?;
+        return Ok(out);
+    };
+    type Convert =
+        fn(&YuvPlanarImage<u8>, &mut [u8], u32, YuvRange, YuvStandardMatrix) -> std::result::Result<(), YuvError>;
+    let convert: Convert = match (layout, alpha) {
+        (PixelLayout::I420, false) => yuv::yuv420_to_rgb,
+        (PixelLayout::I420, true) => yuv::yuv420_to_rgba,
+        (PixelLayout::I422, false) => yuv::yuv422_to_rgb,
+        (PixelLayout::I422, true) => yuv::yuv422_to_rgba,
+        (_, false) => yuv::yuv444_to_rgb,
+        (_, true) => yuv::yuv444_to_rgba,
+    };
+    convert(&planes, &mut out, stride, range, matrix).map_err(failed)?;
+    Ok(out)
+}
+
+/// The YUV matrix for an ITU-T H.273 MatrixCoefficients code; `None` for identity (GBR).
+fn matrix(code: u16) -> Result<Option<YuvStandardMatrix>> {
+    Ok(Some(match code {
+        0 => return Ok(None),
+        1 => YuvStandardMatrix::Bt709,
+        4 => YuvStandardMatrix::Fcc,
+        // BT.470BG / BT.601, and what unspecified means in practice.
+        2 | 3 | 5 | 6 => YuvStandardMatrix::Bt601,
+        7 => YuvStandardMatrix::Smpte240,
+        // Constant-luminance BT.2020 is rare; its non-constant matrix is close.
+        9 | 10 => YuvStandardMatrix::Bt2020,
+        other => {
+            return Err(ProcessError::new(
+                400,
+                "UnsupportedImage",
+                format!("AVIF with colour matrix {other} (H.273) cannot be processed"),
+            ))
+        }
+    }))
+}
+
+/// One decoded plane as 8-bit samples: the decoder's own at 8 bits, scaled from 10 or 12.
+struct Samples {
+    plane: Option<dav1d::Plane>,
+    scaled: Vec<u8>,
+    /// Samples per row.
+    stride: u32,
+}
+
+impl Samples {
+    fn of(pic: &dav1d::Picture, c: Component) -> Samples {
+        let plane = pic.plane(c);
+        let bits = pic.bit_depth() as u32;
+        if bits <= 8 {
+            return Samples { plane: Some(plane), scaled: Vec::new(), stride: pic.stride(c) };
+        }
+        // High bit depth planes hold native-endian u16s; round to the nearest 8-bit value.
+        let shift = bits - 8;
+        let scale = |b: &[u8]| {
+            let v = u32::from(u16::from_ne_bytes([b[0], b[1]]));
+            ((v + (1 << (shift - 1))) >> shift).min(255) as u8
+        };
+        Samples { plane: None, scaled: plane.chunks_exact(2).map(scale).collect(), stride: pic.stride(c) / 2 }
+    }
+
+    fn data(&self) -> &[u8] {
+        self.plane.as_deref().unwrap_or(&self.scaled)
+    }
+}
+
+/// Fills the alpha channel of RGBA `px` from the luma of the alpha auxiliary image.
+fn put_alpha(px: &mut [u8], alpha: &dav1d::Picture, w: u32, h: u32) -> Result<()> {
+    if (alpha.width(), alpha.height()) != (w, h) {
+        return Err(bad("AVIF", "the alpha image has another size than the colour image"));
+    }
+    let a = Samples::of(alpha, Component::Y);
+    let full = alpha.color_range() == pixel::YUVRange::Full;
+    let (w, stride) = (w as usize, a.stride as usize);
+    for (y, row) in px.chunks_exact_mut(w * 4).enumerate() {
+        let src = a.data().get(y * stride..y * stride + w).ok_or_else(|| bad("AVIF", "short alpha plane"))?;
+        for (p, &v) in row.chunks_exact_mut(4).zip(src) {
+            p[3] = if full { v } else { ((u32::from(v.saturating_sub(16)) * 255 + 109) / 219).min(255) as u8 };
+        }
+    }
+    Ok(())
+}
+
+/// Undoes premultiplied alpha (the `prem` item reference).
+fn unpremultiply(px: &mut [u8]) {
+    for p in px.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        if a != 0 && a != 255 {
+            for c in &mut p[..3] {
+                *c = ((u32::from(*c) * 255 + a / 2) / a).min(255) as u8;
+            }
+        }
+    }
+}
+
+/// Matrix coefficients and full-range flag from a `colr` box of type `nclx`, if any.
+fn nclx(data: &[u8]) -> Option<(u16, bool)> {
+    let meta = meta_box(data)?;
+    let at = find(meta, b"colrnclx")?;
+    // colour_primaries (2), transfer_characteristics (2), matrix_coefficients (2), then
+    // full_range_flag in the top bit.
+    let mc = meta.get(at + 12..at + 14)?;
+    let full = meta.get(at + 14)? & 0x80 != 0;
+    Some((u16::from_be_bytes([mc[0], mc[1]]), full))
+}
+
+/// The payload of the top-level `meta` box, where the item properties live (pixels are in
+/// `mdat`, where a byte scan could match anything).
+fn meta_box(data: &[u8]) -> Option<&[u8]> {
+    let mut at = 0usize;
+    while let Some(size) = be32(data, at) {
+        let kind = data.get(at + 4..at + 8)?;
+        let (head, size) = match size {
+            0 => (8, data.len() - at),
+            1 => {
+                let hi = u64::from(be32(data, at + 8)?);
+                let lo = u64::from(be32(data, at + 12)?);
+                (16, usize::try_from(hi << 32 | lo).ok()?)
+            }
+            n => (8, n as usize),
+        };
+        if size < head {
+            return None;
+        }
+        let end = at.checked_add(size)?;
+        if kind == b"meta" {
+            return data.get(at + head..end);
+        }
+        at = end;
+    }
+    None
+}
+
+fn find(data: &[u8], needle: &[u8]) -> Option<usize> {
+    data.windows(needle.len()).position(|w| w == needle)
+}
+
+fn be32(data: &[u8], at: usize) -> Option<u32> {
+    data.get(at..at.checked_add(4)?).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 pub fn encode(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
