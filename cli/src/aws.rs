@@ -75,12 +75,10 @@ impl Aws {
             .context("sts:GetCallerIdentity returned no account")
     }
 
-    /// The URL of an object, for CloudFormation's `TemplateURL`.
+    /// The URL of an object, for CloudFormation's `TemplateURL`. Always the AWS
+    /// virtual-hosted form: CloudFormation reads it on its side (moto resolves it too).
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        match &self.endpoint_url {
-            Some(u) => format!("{}/{bucket}/{key}", u.trim_end_matches('/')),
-            None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
-        }
+        format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region)
     }
 }
 

@@ -290,6 +290,14 @@ impl Settings {
 
     /// Merges the template flags over the configuration file and validates the result.
     pub fn template(&self, a: &TemplateArgs) -> Result<TemplateSettings> {
+        let s = self.template_unchecked(a)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// As `template`, without validation: for `deploy --template-file`, where the template
+    /// is given and the settings only fill its parameters and tags.
+    pub fn template_unchecked(&self, a: &TemplateArgs) -> Result<TemplateSettings> {
         let f = &self.file;
         let mut tags = f.tags.clone();
         for t in &a.tags {
@@ -334,7 +342,6 @@ impl Settings {
             image_uri: pick(&a.image_uri, &f.image_uri),
             cloudfront_prefix_list: pick(&a.cloudfront_prefix_list, &f.cloudfront_prefix_list),
         };
-        s.validate()?;
         Ok(s)
     }
 }

@@ -198,7 +198,11 @@ fn run(cli: Cli) -> Result<()> {
                 json,
                 template_file,
             } => {
-                let t = settings.template(&template)?;
+                let t = if template_file.is_some() {
+                    settings.template_unchecked(&template)?
+                } else {
+                    settings.template(&template)?
+                };
                 deploy::require_artifacts(&t, template_file.is_some())?;
                 let o = deploy::DeployOptions {
                     method,

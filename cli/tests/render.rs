@@ -303,7 +303,7 @@ fn invalid_options_are_refused_with_a_reason() {
         (
             &[
                 "--bucket",
-                "b0",
+                "bucket-0",
                 "--domain",
                 "x.example.com",
                 "--certificate-arn",
