@@ -59,6 +59,16 @@ impl Aws {
         }
     }
 
+    /// How long to follow a stack operation before giving up (CloudFront distributions
+    /// can take half an hour; an emulator answers at once).
+    pub fn follow_limit(&self) -> std::time::Duration {
+        if self.endpoint_url.is_some() {
+            std::time::Duration::from_secs(60)
+        } else {
+            std::time::Duration::from_secs(3 * 3600)
+        }
+    }
+
     /// The account id of the caller.
     pub async fn account_id(&self) -> Result<String> {
         let who = self

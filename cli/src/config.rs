@@ -412,7 +412,7 @@ impl TemplateSettings {
                 if self.buckets.len() > 1 {
                     bail!("the ECS variant serves one bucket: pass at most one --bucket (none: the stack creates one)");
                 }
-                if self.vpc_id.is_some() != !self.subnets.is_empty() {
+                if self.vpc_id.is_some() == self.subnets.is_empty() {
                     bail!("--vpc-id and --subnet go together: pass both (an existing VPC) or neither (a new VPC)");
                 }
                 if self.vpc_id.is_some() && self.subnets.len() < 2 {

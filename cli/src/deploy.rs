@@ -479,6 +479,7 @@ pub async fn follow(aws: &Aws, stack_name: &str, since: SystemTime, total: u64) 
         .unwrap_or_else(|| stack_name.to_string());
     let mut seen: HashSet<String> = HashSet::new();
     let mut done: BTreeSet<String> = BTreeSet::new();
+    let waited = std::time::Instant::now();
     loop {
         for e in new_events(aws, &stack_id, since, &mut seen).await? {
             let logical = e.logical_resource_id().unwrap_or_default();
@@ -533,6 +534,13 @@ pub async fn follow(aws: &Aws, stack_name: &str, since: SystemTime, total: u64) 
                 failures,
             });
         }
+        if waited.elapsed() > aws.follow_limit() {
+            bar.finish_and_clear();
+            bail!(
+                "stack {stack_name} is still {status} after {} s; stopped following it (it goes on in CloudFormation): check it with `imgh status`",
+                waited.elapsed().as_secs()
+            );
+        }
         tokio::time::sleep(aws.poll_interval()).await;
     }
 }
@@ -584,12 +592,15 @@ async fn new_events(
     Ok(fresh)
 }
 
+/// A boxed future: `failures` recurses into nested stacks.
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// Every *_FAILED event since `since`, descending into nested stacks.
 fn failures<'a>(
     aws: &'a Aws,
     stack: &'a str,
     since: SystemTime,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<[String; 4]>>> + Send + 'a>> {
+) -> BoxFuture<'a, Result<Vec<[String; 4]>>> {
     Box::pin(async move {
         let mut seen = HashSet::new();
         let mut out = vec![];

@@ -42,7 +42,7 @@ pub fn run(path: &Path, current: &FileConfig) -> Result<()> {
     c.profile = Some(profile).filter(|p| !p.is_empty());
     let v = Select::new()
         .with_prompt("Where should the handler run?")
-        .items(&[
+        .items([
             "Lambda (function URL, streamed responses)",
             "ECS Fargate (ALB)",
         ])
@@ -76,7 +76,7 @@ pub fn run(path: &Path, current: &FileConfig) -> Result<()> {
         .collect();
     let a = Select::new()
         .with_prompt("CPU architecture")
-        .items(&["arm64 (Graviton, cheaper)", "x86_64"])
+        .items(["arm64 (Graviton, cheaper)", "x86_64"])
         .default(usize::from(c.arch == Some(Arch::X86_64)))
         .interact()?;
     c.arch = Some(if a == 0 { Arch::Arm64 } else { Arch::X86_64 });

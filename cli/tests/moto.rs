@@ -537,3 +537,65 @@ fn deploy_without_artifacts_says_what_to_pass() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--code-bucket"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_deletes_created_buckets_only_when_asked() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-created");
+    let c = s3(&url);
+    let pid = std::process::id();
+    let kept = format!("kept-src-{pid}");
+    c.create_bucket()
+        .bucket(&kept)
+        .send()
+        .await
+        .expect("create");
+    let tpl = dir.join("created.yaml");
+    std::fs::write(&tpl, flow_template(&[&kept], "")).expect("write");
+    for (i, delete) in [false, true].into_iter().enumerate() {
+        let stack = format!("imgh-created-{i}-{pid}");
+        let cmd = |args: &[&str]| {
+            let mut c = imgh(&dir, Some(&url));
+            c.args(["--stack-name", &stack]).args(args);
+            c
+        };
+        run_expect(
+            &mut cmd(&[
+                "deploy",
+                "--method",
+                "direct",
+                "--yes",
+                "--template-file",
+                tpl.to_str().expect("utf8"),
+            ]),
+            0,
+        );
+        let out = run_expect(&mut cmd(&["outputs", "--json"]), 0);
+        let outputs: Value = serde_json::from_str(&stdout(&out)).expect("outputs");
+        let created = outputs["CreatedBucket1"]
+            .as_str()
+            .expect("created bucket")
+            .to_string();
+        c.put_object()
+            .bucket(&created)
+            .key("a photo.jpg")
+            .body(b"jpeg".to_vec().into())
+            .send()
+            .await
+            .expect("put");
+        let mut args = vec!["destroy", "--yes"];
+        if delete {
+            args.push("--delete-created-buckets");
+        }
+        run_expect(&mut cmd(&args), 0);
+        assert!(
+            c.head_bucket().bucket(&kept).send().await.is_ok(),
+            "a bucket the stack did not create is kept"
+        );
+        assert_eq!(
+            c.head_bucket().bucket(&created).send().await.is_ok(),
+            !delete,
+            "created bucket deleted only when asked"
+        );
+    }
+}

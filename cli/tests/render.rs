@@ -323,3 +323,55 @@ fn invalid_options_are_refused_with_a_reason() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn imgh_toml_is_read_and_flags_override_it() {
+    let dir = scratch("config");
+    std::fs::write(
+        dir.join("imgh.toml"),
+        "stack_name = \"from-file\"\nvariant = \"lambda\"\nbuckets = [\"file-bucket\"]\narch = \"x86_64\"\nmemory = 512\n",
+    )
+    .expect("write imgh.toml");
+    let doc = parse(&stdout(&run_expect(imgh(&dir, None).arg("render"), 0)));
+    let f = &doc["Resources"]["HandlerFunction"]["Properties"];
+    assert_eq!(f["Architectures"][0].as_str(), Some("x86_64"));
+    assert_eq!(f["MemorySize"].as_u64(), Some(512));
+    assert_eq!(
+        doc["Outputs"]["Bucket0"]["Value"].as_str(),
+        Some("file-bucket")
+    );
+    let sub = doc["Outputs"]["BucketPolicy0"]["Value"]["Fn::Sub"]
+        .as_str()
+        .expect("policy");
+    assert!(
+        sub.contains("ImghOacReadfromfile"),
+        "stack name from the file: {sub}"
+    );
+    let doc = parse(&stdout(&run_expect(
+        imgh(&dir, None).args(["render", "--arch", "arm64", "--stack-name", "flag"]),
+        0,
+    )));
+    assert_eq!(
+        doc["Resources"]["HandlerFunction"]["Properties"]["Architectures"][0].as_str(),
+        Some("arm64")
+    );
+    assert!(doc["Outputs"]["BucketPolicy0"]["Value"]["Fn::Sub"]
+        .as_str()
+        .expect("policy")
+        .contains("ImghOacReadflag"));
+    std::fs::write(dir.join("imgh.toml"), "stack_nme = \"typo\"\n").expect("write");
+    let out = run_expect(imgh(&dir, None).arg("render"), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stack_nme"));
+}
+
+#[test]
+fn completions_and_help_document_exit_codes() {
+    let dir = scratch("help");
+    let out = run_expect(imgh(&dir, None).arg("--help"), 0);
+    assert!(stdout(&out).contains("Exit codes:"));
+    let out = run_expect(imgh(&dir, None).args(["completions", "bash"]), 0);
+    assert!(stdout(&out).contains("apply-policy"));
+    // init needs a terminal; without one it says so instead of hanging.
+    let out = run_expect(imgh(&dir, None).arg("init"), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("terminal"));
+}
