@@ -124,9 +124,15 @@ async fn deploy_policy_redeploy_style_destroy_flow() {
     let Some(url) = moto_url() else { return };
     let dir = scratch("moto-flow");
     let c = s3(&url);
-    let pid = std::process::id();
+    let pid = common::unique();
     let stack = format!("imgh-flow-{pid}");
-    let sid = format!("ImghOacReadimghflow{pid}");
+    let sid = format!(
+        "ImghOacRead{}",
+        stack
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    );
     let (a, b, cc) = (
         format!("src-a-{pid}"),
         format!("src-b-{pid}"),
@@ -234,6 +240,29 @@ async fn deploy_policy_redeploy_style_destroy_flow() {
         assert_eq!(
             st["Resource"].as_str(),
             Some(format!("arn:aws:s3:::{name}/*").as_str())
+        );
+    }
+
+    // …and is exactly the BucketPolicyN output of the rendered Lambda template for the same
+    // stack and buckets, once CloudFormation's placeholders are filled with this stack's values.
+    let rendered = stdout(&run_expect(
+        &mut cmd(&["render", "--bucket", &a, "--bucket", &b, "--bucket", &cc]),
+        0,
+    ));
+    let doc: serde_yaml::Value = serde_yaml::from_str(&rendered).expect("template");
+    for (i, name) in [&a, &b, &cc].iter().enumerate() {
+        let sub = doc["Outputs"][format!("BucketPolicy{i}").as_str()]["Value"]["Fn::Sub"]
+            .as_str()
+            .expect("Sub");
+        let filled = sub
+            .replace("${AWS::Partition}", "aws")
+            .replace("${AWS::AccountId}", "123456789012")
+            .replace(&format!("${{Distribution{i}}}"), &format!("EMOTO{i}"));
+        let from_template: Value = serde_json::from_str(&filled).expect("policy JSON");
+        assert_eq!(
+            from_template,
+            policies[name.as_str()],
+            "{name}: template output == imgh policy"
         );
     }
 
@@ -476,7 +505,7 @@ fn failed_resource_is_reported_with_its_reason() {
     )
     .expect("write");
     for method in ["direct", "change-set"] {
-        let stack = format!("imgh-fail-{method}-{}", std::process::id());
+        let stack = format!("imgh-fail-{method}-{}", common::unique());
         let out = run_expect(
             imgh(&dir, Some(&url))
                 .args([
@@ -510,7 +539,7 @@ fn large_template_goes_through_s3() {
         format!("Metadata:\n  Padding: {padding}\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\nOutputs:\n  Hello:\n    Value: world\n"),
     )
     .expect("write");
-    let stack = format!("imgh-large-{}", std::process::id());
+    let stack = format!("imgh-large-{}", common::unique());
     let out = run_expect(
         imgh(&dir, Some(&url))
             .args(["--stack-name", &stack, "deploy", "--yes", "--template-file"])
@@ -543,7 +572,7 @@ async fn destroy_deletes_created_buckets_only_when_asked() {
     let Some(url) = moto_url() else { return };
     let dir = scratch("moto-created");
     let c = s3(&url);
-    let pid = std::process::id();
+    let pid = common::unique();
     let kept = format!("kept-src-{pid}");
     c.create_bucket()
         .bucket(&kept)

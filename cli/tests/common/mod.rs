@@ -79,3 +79,12 @@ pub fn run_expect(cmd: &mut Command, code: i32) -> Output {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// A suffix for names in the shared emulator: the process id alone repeats across runs.
+pub fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{}", std::process::id(), nanos % 100_000)
+}
