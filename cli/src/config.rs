@@ -347,13 +347,13 @@ impl Settings {
 }
 
 /// CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128.
-/// imgh derives resource names from it, so it is kept to 64.
+/// imgh derives resource names (limited to 64) from it with suffixes, so it is kept to 56.
 fn check_stack_name(name: &str) -> Result<()> {
-    let ok = name.len() <= 64
+    let ok = name.len() <= 56
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !ok {
-        bail!("stack name {name:?} is not usable: start with a letter, then letters, digits and hyphens, at most 64 characters");
+        bail!("stack name {name:?} is not usable: start with a letter, then letters, digits and hyphens, at most 56 characters (resource names append suffixes such as -handler to it)");
     }
     Ok(())
 }
