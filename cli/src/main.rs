@@ -23,6 +23,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use config::{GlobalArgs, Settings, TemplateArgs};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (including a deploy with nothing to change)

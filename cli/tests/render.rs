@@ -189,6 +189,26 @@ fn lambda_url_streams_behind_iam() {
     let url = &doc["Resources"]["HandlerUrl"]["Properties"];
     assert_eq!(url["InvokeMode"].as_str(), Some("RESPONSE_STREAM"));
     assert_eq!(url["AuthType"].as_str(), Some("AWS_IAM"));
+    for id in ["HandlerUrlPermission0", "HandlerInvokePermission0"] {
+        let p = &doc["Resources"][id]["Properties"];
+        assert_eq!(
+            p["Principal"].as_str(),
+            Some("cloudfront.amazonaws.com"),
+            "{id}"
+        );
+        assert_eq!(
+            p["SourceArn"]["Fn::Sub"]
+                .as_str()
+                .map(|s| s.ends_with("${Distribution0}")),
+            Some(true),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        doc["Resources"]["HandlerInvokePermission0"]["Properties"]["InvokedViaFunctionUrl"]
+            .as_bool(),
+        Some(true)
+    );
     let f = &doc["Resources"]["HandlerFunction"]["Properties"];
     assert_eq!(f["Runtime"].as_str(), Some("provided.al2023"));
     assert_eq!(f["Architectures"][0].as_str(), Some("arm64"));
