@@ -346,6 +346,10 @@ async fn change_set(
             .change_set_name(&name)
             .send()
             .await;
+        if !update {
+            // A first change set leaves an empty stack in REVIEW_IN_PROGRESS: remove it too.
+            let _ = aws.cfn.delete_stack().stack_name(stack_name).send().await;
+        }
         return Err(e);
     }
     aws.cfn

@@ -174,8 +174,9 @@ pub fn find<'a>(policy: &'a Value, sid: &str) -> Option<&'a Value> {
     }
 }
 
-/// Statements other than ours, in order, as compact JSON: what must not change.
-pub fn others(policy: &Value, sid: &str) -> Vec<String> {
+/// Statements other than ours, in order: what must not change. Compared as values, so a
+/// service that re-serialises a policy (whitespace, key order) does not count as a change.
+pub fn others(policy: &Value, sid: &str) -> Vec<Value> {
     let list: Vec<&Value> = match policy.get("Statement") {
         Some(Value::Array(l)) => l.iter().collect(),
         Some(v @ Value::Object(_)) => vec![v],
@@ -183,7 +184,7 @@ pub fn others(policy: &Value, sid: &str) -> Vec<String> {
     };
     list.into_iter()
         .filter(|s| !has_sid(s, sid))
-        .map(|s| s.to_string())
+        .cloned()
         .collect()
 }
 

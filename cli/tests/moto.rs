@@ -529,6 +529,27 @@ fn failed_resource_is_reported_with_its_reason() {
 }
 
 #[test]
+fn declined_first_deploy_leaves_no_stack() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-declined");
+    let tpl = dir.join("t.yaml");
+    std::fs::write(&tpl, "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n").expect("write");
+    let stack = format!("imgh-declined-{}", common::unique());
+    let out = run_expect(
+        imgh(&dir, Some(&url))
+            .args(["--stack-name", &stack, "deploy", "--template-file"])
+            .arg(&tpl),
+        3,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    let out = run_expect(
+        imgh(&dir, Some(&url)).args(["--stack-name", &stack, "status"]),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
 fn large_template_goes_through_s3() {
     let Some(url) = moto_url() else { return };
     let dir = scratch("moto-large");
