@@ -586,6 +586,19 @@ fn deploy_without_artifacts_says_what_to_pass() {
         1,
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--code-bucket"));
+    let digest = format!("repo@sha256:{}", "0".repeat(64));
+    let out = run_expect(
+        imgh(&dir, Some("http://127.0.0.1:9")).args([
+            "deploy",
+            "--yes",
+            "--variant",
+            "ecs",
+            "--image-uri",
+            &digest,
+        ]),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cloudfront-prefix-list"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
