@@ -20,7 +20,7 @@ const SAMPLES: &[(&str, &[u8])] = &[
     ("sunset-anim.gif", include_bytes!("../../samples/sunset-anim.gif")),
 ];
 
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Folder to serve; keys are paths below it. Default: the bundled sample photos.
     #[arg(long)]

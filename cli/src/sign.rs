@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use imgh_handler::guard::signature::SigningKeys;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct SignArgs {
     /// The URL (or path) to sign, e.g. https://d1.cloudfront.net/a.jpg?x-oss-process=image/resize,w_200
     url: String,

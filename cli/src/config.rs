@@ -1,0 +1,442 @@
+//! One `Settings` value from three sources, in order of precedence: command-line flags
+//! (and the environment variables clap maps onto them), then `imgh.toml`, then defaults.
+//!
+//! Validation lives here too, so `render` and `deploy` never see a value CloudFormation
+//! would only reject minutes into a deployment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// Where the handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// A Lambda function behind a function URL (response streaming).
+    #[default]
+    Lambda,
+    /// A Fargate service behind an ALB reachable only from CloudFront.
+    Ecs,
+}
+
+/// CPU architecture of the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+pub enum Arch {
+    #[default]
+    #[value(name = "arm64")]
+    #[serde(rename = "arm64")]
+    Arm64,
+    #[value(name = "x86_64")]
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+/// Global flags, shared by every subcommand.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// AWS named profile.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS region.
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Send every AWS call to this URL (an emulator such as moto_server).
+    #[arg(long, global = true, env = "IMGH_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// CloudFormation stack name [default: imgh].
+    #[arg(long, global = true, env = "IMGH_STACK_NAME")]
+    pub stack_name: Option<String>,
+    /// Configuration file (written by `imgh init`); missing is fine.
+    #[arg(long, global = true, env = "IMGH_CONFIG", default_value = "imgh.toml")]
+    pub config: PathBuf,
+}
+
+/// Options that shape the rendered template (`render` and `deploy`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct TemplateArgs {
+    /// Which variant to render [default: lambda].
+    #[arg(long, value_enum)]
+    pub variant: Option<Variant>,
+    /// Source bucket (repeatable). Lambda: one or more existing buckets. ECS: at most one;
+    /// without it the stack creates a bucket.
+    #[arg(long = "bucket", value_name = "NAME")]
+    pub buckets: Vec<String>,
+    /// Handler CPU architecture [default: arm64].
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Lambda memory in MB (128-10240) [default: 1024].
+    #[arg(long)]
+    pub memory: Option<u32>,
+    /// Lambda timeout in seconds (1-900) [default: 30].
+    #[arg(long)]
+    pub timeout: Option<u32>,
+    /// Bucket holding the handler zip (Lambda). Produced by `imgh build`.
+    #[arg(long)]
+    pub code_bucket: Option<String>,
+    /// Key of the handler zip in --code-bucket (Lambda).
+    #[arg(long)]
+    pub code_key: Option<String>,
+    /// KMS key ARN the source objects are encrypted with (grants kms:Decrypt).
+    #[arg(long)]
+    pub kms_key: Option<String>,
+    /// Pick AVIF/WebP from the viewer's Accept header (adds a normalised Accept to the cache key).
+    #[arg(long)]
+    pub auto_format: bool,
+    /// Log retention in days [default: 14].
+    #[arg(long)]
+    pub log_retention_days: Option<u32>,
+    /// CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All [default: PriceClass_100].
+    #[arg(long)]
+    pub price_class: Option<String>,
+    /// Custom domain name for the distribution (needs --certificate-arn).
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// ACM certificate ARN for --domain; must be in us-east-1.
+    #[arg(long)]
+    pub certificate_arn: Option<String>,
+    /// Tag for the stack and every resource that takes tags (KEY=VALUE, repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// ECS: existing VPC id (with --subnet); without it the stack creates a VPC.
+    #[arg(long)]
+    pub vpc_id: Option<String>,
+    /// ECS: public subnet id in --vpc-id (repeat; at least two, in different AZs).
+    #[arg(long = "subnet", value_name = "SUBNET_ID")]
+    pub subnets: Vec<String>,
+    /// ECS: task CPU units (256, 512, 1024, 2048, 4096) [default: 1024].
+    #[arg(long)]
+    pub cpu: Option<u32>,
+    /// ECS: task memory in MB [default: 2048].
+    #[arg(long)]
+    pub task_memory: Option<u32>,
+    /// ECS: desired task count [default: 1].
+    #[arg(long)]
+    pub desired_count: Option<u32>,
+    /// ECS: autoscaling minimum [default: 1].
+    #[arg(long)]
+    pub min_count: Option<u32>,
+    /// ECS: autoscaling maximum [default: 4].
+    #[arg(long)]
+    pub max_count: Option<u32>,
+    /// ECS: handler image, by digest (REPO@sha256:…). Produced by `imgh build`.
+    #[arg(long)]
+    pub image_uri: Option<String>,
+    /// ECS: id of the CloudFront origin-facing managed prefix list in the region (pl-…).
+    /// Find it with `aws ec2 describe-managed-prefix-lists --filters
+    /// Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing`.
+    #[arg(long)]
+    pub cloudfront_prefix_list: Option<String>,
+}
+
+/// `imgh.toml`: every field optional; flags override it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_bucket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_format: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_memory: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudfront_prefix_list: Option<String>,
+    /// Where apply-policy and destroy write policy backups [default: .imgh/backups].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_dir: Option<PathBuf>,
+    /// Bucket for templates over 51,200 bytes (and, later, build artifacts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_bucket: Option<String>,
+}
+
+impl FileConfig {
+    /// Reads `path`; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        toml::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a valid imgh configuration (fix the field named above, or remove the file)",
+                path.display()
+            )
+        })
+    }
+}
+
+/// How to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Everything a template needs, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateSettings {
+    pub variant: Variant,
+    pub buckets: Vec<String>,
+    pub arch: Arch,
+    pub memory: u32,
+    pub timeout: u32,
+    pub code_bucket: Option<String>,
+    pub code_key: Option<String>,
+    pub kms_key: Option<String>,
+    pub auto_format: bool,
+    pub log_retention_days: u32,
+    pub price_class: String,
+    pub domain: Option<String>,
+    pub certificate_arn: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub vpc_id: Option<String>,
+    pub subnets: Vec<String>,
+    pub cpu: u32,
+    pub task_memory: u32,
+    pub desired_count: u32,
+    pub min_count: u32,
+    pub max_count: u32,
+    pub image_uri: Option<String>,
+    pub cloudfront_prefix_list: Option<String>,
+}
+
+/// The resolved settings of one invocation.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub stack_name: String,
+    pub backup_dir: PathBuf,
+    pub artifact_bucket: Option<String>,
+    file: FileConfig,
+}
+
+impl Settings {
+    /// Merges the global flags over the configuration file.
+    pub fn load(g: &GlobalArgs) -> Result<Self> {
+        let file = FileConfig::load(&g.config)?;
+        let stack_name = g.stack_name.clone().or_else(|| file.stack_name.clone()).unwrap_or_else(|| "imgh".to_string());
+        check_stack_name(&stack_name)?;
+        Ok(Settings {
+            aws: AwsSettings {
+                profile: g.profile.clone().or_else(|| file.profile.clone()),
+                region: g.region.clone().or_else(|| file.region.clone()),
+                endpoint_url: g.endpoint_url.clone().or_else(|| file.endpoint_url.clone()),
+            },
+            stack_name,
+            backup_dir: file.backup_dir.clone().unwrap_or_else(|| PathBuf::from(".imgh/backups")),
+            artifact_bucket: file.artifact_bucket.clone(),
+            file,
+        })
+    }
+
+    /// The configuration file as read (for `init` to start from).
+    pub fn file(&self) -> &FileConfig {
+        &self.file
+    }
+
+    /// Merges the template flags over the configuration file and validates the result.
+    pub fn template(&self, a: &TemplateArgs) -> Result<TemplateSettings> {
+        let s = self.template_unchecked(a)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// As `template`, without validation: for `deploy --template-file`, where the template
+    /// is given and the settings only fill its parameters and tags.
+    pub fn template_unchecked(&self, a: &TemplateArgs) -> Result<TemplateSettings> {
+        let f = &self.file;
+        let mut tags = f.tags.clone();
+        for t in &a.tags {
+            let (k, v) = t.split_once('=').with_context(|| format!("--tag {t:?}: expected KEY=VALUE"))?;
+            tags.insert(k.to_string(), v.to_string());
+        }
+        let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+        let s = TemplateSettings {
+            variant: a.variant.or(f.variant).unwrap_or_default(),
+            buckets: if a.buckets.is_empty() { f.buckets.clone() } else { a.buckets.clone() },
+            arch: a.arch.or(f.arch).unwrap_or_default(),
+            memory: a.memory.or(f.memory).unwrap_or(1024),
+            timeout: a.timeout.or(f.timeout).unwrap_or(30),
+            code_bucket: pick(&a.code_bucket, &f.code_bucket),
+            code_key: pick(&a.code_key, &f.code_key),
+            kms_key: pick(&a.kms_key, &f.kms_key),
+            auto_format: a.auto_format || f.auto_format.unwrap_or(false),
+            log_retention_days: a.log_retention_days.or(f.log_retention_days).unwrap_or(14),
+            price_class: pick(&a.price_class, &f.price_class).unwrap_or_else(|| "PriceClass_100".into()),
+            domain: pick(&a.domain, &f.domain),
+            certificate_arn: pick(&a.certificate_arn, &f.certificate_arn),
+            tags,
+            vpc_id: pick(&a.vpc_id, &f.vpc_id),
+            subnets: if a.subnets.is_empty() { f.subnets.clone() } else { a.subnets.clone() },
+            cpu: a.cpu.or(f.cpu).unwrap_or(1024),
+            task_memory: a.task_memory.or(f.task_memory).unwrap_or(2048),
+            desired_count: a.desired_count.or(f.desired_count).unwrap_or(1),
+            min_count: a.min_count.or(f.min_count).unwrap_or(1),
+            max_count: a.max_count.or(f.max_count).unwrap_or(4),
+            image_uri: pick(&a.image_uri, &f.image_uri),
+            cloudfront_prefix_list: pick(&a.cloudfront_prefix_list, &f.cloudfront_prefix_list),
+        };
+        Ok(s)
+    }
+}
+
+/// CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128.
+/// imgh derives resource names (limited to 64) from it with suffixes, so it is kept to 56.
+fn check_stack_name(name: &str) -> Result<()> {
+    let ok = name.len() <= 56
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !ok {
+        bail!("stack name {name:?} is not usable: start with a letter, then letters, digits and hyphens, at most 56 characters (resource names append suffixes such as -handler to it)");
+    }
+    Ok(())
+}
+
+/// S3 bucket naming rules (the subset that matters for an existing bucket's name).
+pub fn check_bucket_name(name: &str) -> Result<()> {
+    let ok = (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !ok {
+        bail!("{name:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, '-' and '.')");
+    }
+    Ok(())
+}
+
+const RETENTION_DAYS: &[u32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+impl TemplateSettings {
+    fn validate(&self) -> Result<()> {
+        for b in &self.buckets {
+            check_bucket_name(b)?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for b in &self.buckets {
+            if !seen.insert(b) {
+                bail!("bucket {b:?} is listed twice");
+            }
+        }
+        match self.variant {
+            Variant::Lambda => {
+                if self.buckets.is_empty() {
+                    bail!("the Lambda variant serves existing buckets: pass at least one --bucket NAME (or set `buckets` in imgh.toml)");
+                }
+                if !(128..=10240).contains(&self.memory) {
+                    bail!("--memory {} is out of range: Lambda accepts 128 to 10240 MB", self.memory);
+                }
+                if !(1..=900).contains(&self.timeout) {
+                    bail!("--timeout {} is out of range: Lambda accepts 1 to 900 seconds", self.timeout);
+                }
+            }
+            Variant::Ecs => {
+                if self.buckets.len() > 1 {
+                    bail!("the ECS variant serves one bucket: pass at most one --bucket (none: the stack creates one)");
+                }
+                if self.vpc_id.is_some() == self.subnets.is_empty() {
+                    bail!("--vpc-id and --subnet go together: pass both (an existing VPC) or neither (a new VPC)");
+                }
+                if self.vpc_id.is_some() && self.subnets.len() < 2 {
+                    bail!("an ALB needs subnets in at least two availability zones: pass --subnet twice or more");
+                }
+                if ![256, 512, 1024, 2048, 4096].contains(&self.cpu) {
+                    bail!("--cpu {} is not a Fargate size: use 256, 512, 1024, 2048 or 4096", self.cpu);
+                }
+                if self.min_count > self.max_count || self.desired_count > self.max_count {
+                    bail!("autoscaling needs --min-count <= --desired-count <= --max-count");
+                }
+                if let Some(uri) = &self.image_uri {
+                    if !uri.contains("@sha256:") {
+                        bail!("--image-uri {uri:?} must name the image by digest (REPO@sha256:…), so a deploy is reproducible");
+                    }
+                }
+                if let Some(pl) = &self.cloudfront_prefix_list {
+                    if !pl.starts_with("pl-") {
+                        bail!("--cloudfront-prefix-list {pl:?} is not a prefix list id (pl-…)");
+                    }
+                }
+            }
+        }
+        if let Some(k) = &self.kms_key {
+            if !k.starts_with("arn:") {
+                bail!("--kms-key must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)");
+            }
+        }
+        if !RETENTION_DAYS.contains(&self.log_retention_days) {
+            bail!(
+                "--log-retention-days {} is not a CloudWatch Logs value; use one of {RETENTION_DAYS:?}",
+                self.log_retention_days
+            );
+        }
+        if !["PriceClass_100", "PriceClass_200", "PriceClass_All"].contains(&self.price_class.as_str()) {
+            bail!("--price-class {:?}: use PriceClass_100, PriceClass_200 or PriceClass_All", self.price_class);
+        }
+        match (&self.domain, &self.certificate_arn) {
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                bail!("--domain and --certificate-arn go together: CloudFront needs the certificate for the domain")
+            }
+            (Some(_), Some(arn)) => {
+                let region = arn.split(':').nth(3).unwrap_or("");
+                if region != "us-east-1" {
+                    bail!("the certificate {arn} is in {region:?}, but CloudFront only uses ACM certificates from us-east-1: request or import it there");
+                }
+                if self.buckets.len() > 1 {
+                    bail!("--domain names one distribution, but {} buckets make {} distributions: deploy one stack per bucket for custom domains", self.buckets.len(), self.buckets.len());
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! `imgh style set|get|list|rm`: named styles in the stack's DynamoDB table (output
+//! `StyleConfig`). An item is `{ style: NAME, process: "image/resize,w_200/…" }`; the
+//! handler resolves `style/NAME` to that process string.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::aws::{sdk_message, Aws};
+use crate::stack;
+
+/// The partition key and the attribute holding the process string.
+pub const KEY: &str = "style";
+pub const PROCESS: &str = "process";
+
+async fn table(aws: &Aws, stack_name: &str) -> Result<String> {
+    let st = stack::require(aws, stack_name).await?;
+    stack::outputs(&st).get("StyleConfig").cloned().with_context(|| {
+        format!("stack {stack_name} has no StyleConfig output: is it an imgh stack, and is its deployment complete?")
+    })
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        bail!("style name {name:?}: use 1-64 letters, digits, '-', '_' or '.'");
+    }
+    Ok(())
+}
+
+pub async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Result<()> {
+    check_name(name)?;
+    let process = process.strip_prefix("x-oss-process=").unwrap_or(process);
+    if !process.starts_with("image/") {
+        bail!("process {process:?} should look like an x-oss-process value, e.g. image/resize,w_200/format,webp");
+    }
+    let t = table(aws, stack_name).await?;
+    aws.ddb
+        .put_item()
+        .table_name(&t)
+        .item(KEY, AttributeValue::S(name.into()))
+        .item(PROCESS, AttributeValue::S(process.into()))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .with_context(|| format!("cannot write style {name} to table {t}"))?;
+    eprintln!("Style {name} = {process}");
+    Ok(())
+}
+
+pub async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<()> {
+    let t = table(aws, stack_name).await?;
+    let item = aws
+        .ddb
+        .get_item()
+        .table_name(&t)
+        .key(KEY, AttributeValue::S(name.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .with_context(|| format!("cannot read style {name} from table {t}"))?;
+    let Some(process) = item.item().and_then(|i| i.get(PROCESS)).and_then(|v| v.as_s().ok()) else {
+        bail!("no style named {name} (imgh style list shows the defined ones)");
+    };
+    if json {
+        println!("{}", serde_json::json!({ "style": name, "process": process }));
+    } else {
+        println!("{process}");
+    }
+    Ok(())
+}
+
+pub async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
+    let t = table(aws, stack_name).await?;
+    let mut all = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = aws
+            .ddb
+            .scan()
+            .table_name(&t)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+            .with_context(|| format!("cannot list styles in table {t}"))?;
+        for i in page.items() {
+            if let (Some(Ok(n)), Some(Ok(p))) = (i.get(KEY).map(|v| v.as_s()), i.get(PROCESS).map(|v| v.as_s())) {
+                all.insert(n.clone(), p.clone());
+            }
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        let w = all.keys().map(String::len).max().unwrap_or(0);
+        for (n, p) in &all {
+            println!("{n:<w$}  {p}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn rm(aws: &Aws, stack_name: &str, name: &str) -> Result<()> {
+    let t = table(aws, stack_name).await?;
+    let out = aws
+        .ddb
+        .delete_item()
+        .table_name(&t)
+        .key(KEY, AttributeValue::S(name.into()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .with_context(|| format!("cannot delete style {name} from table {t}"))?;
+    if out.attributes().is_none() {
+        bail!("no style named {name} (imgh style list shows the defined ones)");
+    }
+    eprintln!("Style {name} removed.");
+    Ok(())
+}

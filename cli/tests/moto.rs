@@ -1,0 +1,415 @@
+//! The CLI's AWS orchestration against a real emulator (moto_server), with `imgh` run as a
+//! subprocess: deploy, outputs, policy, apply-policy (on buckets already holding policies of
+//! several shapes), re-deploy, styles, failure reporting, destroy.
+//!
+//! moto's CloudFormation skips CloudFront, Lambda::Url and S3::BucketPolicy, gives stacks
+//! made from change sets no outputs, records no per-resource events and fails synchronously.
+//! So these tests deploy small templates of types moto supports through the hidden
+//! `--template-file` flag, take outputs from `--method direct`, and provoke a failure with a
+//! resource moto rejects. The real templates are checked by cfn-lint (tests/render.rs).
+
+mod common;
+
+use std::path::Path;
+
+use common::{imgh, moto_url, run_expect, scratch, stdout};
+use serde_json::{json, Value};
+
+fn s3(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn get_policy(c: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
+    c.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy().map(str::to_string))
+}
+
+fn dist_arn(i: usize) -> String {
+    format!("arn:aws:cloudfront::123456789012:distribution/EMOTO{i}")
+}
+
+/// A stack of moto-supported types whose outputs mirror an imgh stack's.
+fn flow_template(buckets: &[&str], extra: &str) -> String {
+    let mut outputs = String::new();
+    for (i, b) in buckets.iter().enumerate() {
+        outputs.push_str(&format!(
+            "  Bucket{i}:\n    Value: {b}\n  DistArn{i}:\n    Value: \"{}\"\n  DistUrl{i}:\n    Value: https://emoto{i}.cloudfront.net\n",
+            dist_arn(i)
+        ));
+    }
+    let n = buckets.len();
+    format!(
+        r#"AWSTemplateFormatVersion: "2010-09-09"
+Description: imgh orchestration test stack (moto)
+Resources:
+  StyleTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName:
+        Fn::Sub: ${{AWS::StackName}}-styles
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - AttributeName: style
+          AttributeType: S
+      KeySchema:
+        - AttributeName: style
+          KeyType: HASH
+  SourceBucket:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+  Marker:
+    Type: AWS::SNS::Topic
+{extra}Outputs:
+{outputs}  Bucket{n}:
+    Value:
+      Ref: SourceBucket
+  CreatedBucket{n}:
+    Value:
+      Ref: SourceBucket
+  DistArn{n}:
+    Value: "{}"
+  StyleConfig:
+    Value:
+      Ref: StyleTable
+"#,
+        dist_arn(n)
+    )
+}
+
+fn statements_except(text: &str, sid: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(text).expect("policy JSON");
+    let list = match &v["Statement"] {
+        Value::Array(l) => l.clone(),
+        s @ Value::Object(_) => vec![s.clone()],
+        _ => vec![],
+    };
+    list.into_iter().filter(|s| s.get("Sid").and_then(Value::as_str) != Some(sid)).map(|s| s.to_string()).collect()
+}
+
+fn find_sid(text: &str, sid: &str) -> Option<Value> {
+    let v: Value = serde_json::from_str(text).expect("policy JSON");
+    match &v["Statement"] {
+        Value::Array(l) => l.iter().find(|s| s["Sid"].as_str() == Some(sid)).cloned(),
+        s if s["Sid"].as_str() == Some(sid) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn backups(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> =
+        std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_policy_redeploy_style_destroy_flow() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-flow");
+    let c = s3(&url);
+    let pid = common::unique();
+    let stack = format!("imgh-flow-{pid}");
+    let sid = format!("ImghOacRead{}", stack.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
+    let (a, b, cc) = (format!("src-a-{pid}"), format!("src-b-{pid}"), format!("src-c-{pid}"));
+    for name in [&a, &b, &cc] {
+        c.create_bucket().bucket(name).send().await.expect("create bucket");
+    }
+    // Policies of several shapes: a single statement object; an array with conditions, a
+    // statement without Sid, and a stale copy of ours in the middle; none at all.
+    let policy_a = json!({
+        "Version": "2012-10-17",
+        "Id": "LegacyPolicy",
+        "Statement": {"Sid": "LegacyRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                      "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{a}/*")}
+    })
+    .to_string();
+    let policy_b = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Sid": sid, "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+             "Resource": format!("arn:aws:s3:::{b}/*"),
+             "Condition": {"StringEquals": {"AWS:SourceArn": "arn:aws:cloudfront::123456789012:distribution/OLD"}}},
+            {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/b"]},
+             "Action": ["s3:GetObject", "s3:ListBucket"],
+             "Resource": [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")],
+             "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"]}, "StringLike": {"s3:prefix": ["public/*"]}}}
+        ]
+    })
+    .to_string();
+    c.put_bucket_policy().bucket(&a).policy(&policy_a).send().await.expect("put a");
+    c.put_bucket_policy().bucket(&b).policy(&policy_b).send().await.expect("put b");
+
+    let tpl = dir.join("stack.yaml");
+    std::fs::write(&tpl, flow_template(&[&a, &b, &cc], "")).expect("write template");
+    let cmd = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--stack-name", &stack]).args(args);
+        c
+    };
+
+    // Deploy (direct: moto gives outputs only to stacks created this way).
+    let out = run_expect(
+        &mut cmd(&[
+            "deploy",
+            "--method",
+            "direct",
+            "--yes",
+            "--template-file",
+            tpl.to_str().expect("utf8"),
+            "--tag",
+            "team=media",
+        ]),
+        0,
+    );
+    let text = stdout(&out);
+    assert!(text.contains(&dist_arn(0)), "deploy prints the bucket policies:\n{text}");
+
+    // Outputs.
+    let out = run_expect(&mut cmd(&["outputs", "--json"]), 0);
+    let outputs: Value = serde_json::from_str(&stdout(&out)).expect("outputs JSON");
+    assert_eq!(outputs["Bucket0"].as_str(), Some(a.as_str()));
+    assert_eq!(outputs["StyleConfig"].as_str(), Some(format!("{stack}-styles").as_str()));
+    let created = outputs["Bucket3"].as_str().expect("created bucket").to_string();
+    let out = run_expect(&mut cmd(&["status", "--json"]), 0);
+    let status: Value = serde_json::from_str(&stdout(&out)).expect("status JSON");
+    assert_eq!(status["status"].as_str(), Some("CREATE_COMPLETE"));
+
+    // `imgh policy`: one statement per bucket, naming that bucket's distribution.
+    let out = run_expect(&mut cmd(&["policy", "--json"]), 0);
+    let policies: Value = serde_json::from_str(&stdout(&out)).expect("policy JSON");
+    for (i, name) in [&a, &b, &cc].iter().enumerate() {
+        let st = &policies[name.as_str()]["Statement"][0];
+        assert_eq!(st["Sid"].as_str(), Some(sid.as_str()));
+        assert_eq!(st["Condition"]["StringEquals"]["AWS:SourceArn"].as_str(), Some(dist_arn(i).as_str()));
+        assert_eq!(st["Resource"].as_str(), Some(format!("arn:aws:s3:::{name}/*").as_str()));
+    }
+
+    // …and is exactly the BucketPolicyN output of the rendered Lambda template for the same
+    // stack and buckets, once CloudFormation's placeholders are filled with this stack's values.
+    let rendered = stdout(&run_expect(&mut cmd(&["render", "--bucket", &a, "--bucket", &b, "--bucket", &cc]), 0));
+    let doc: serde_yaml::Value = serde_yaml::from_str(&rendered).expect("template");
+    for (i, name) in [&a, &b, &cc].iter().enumerate() {
+        let sub = doc["Outputs"][format!("BucketPolicy{i}").as_str()]["Value"]["Fn::Sub"].as_str().expect("Sub");
+        let filled = sub
+            .replace("${AWS::Partition}", "aws")
+            .replace("${AWS::AccountId}", "123456789012")
+            .replace(&format!("${{Distribution{i}}}"), &format!("EMOTO{i}"));
+        let from_template: Value = serde_json::from_str(&filled).expect("policy JSON");
+        assert_eq!(from_template, policies[name.as_str()], "{name}: template output == imgh policy");
+    }
+
+    // Dry run and no-terminal refusal change nothing.
+    let backup_dir = dir.join(".imgh/backups");
+    run_expect(&mut cmd(&["apply-policy", "--dry-run"]), 0);
+    run_expect(&mut cmd(&["apply-policy"]), 3);
+    assert_eq!(get_policy(&c, &a).await.as_deref(), Some(policy_a.as_str()));
+    assert_eq!(get_policy(&c, &b).await.as_deref(), Some(policy_b.as_str()));
+    assert!(get_policy(&c, &cc).await.is_none());
+    assert!(backups(&backup_dir).is_empty(), "no backup without a change");
+
+    // Apply: ours merged in, every other statement as it was, backups written.
+    let out = run_expect(&mut cmd(&["apply-policy", "--yes", "--bucket", &a, "--bucket", &b, "--bucket", &cc]), 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Backup of the previous policy"), "{err}");
+    assert_eq!(backups(&backup_dir).len(), 3);
+    for (i, (name, before)) in [(&a, Some(&policy_a)), (&b, Some(&policy_b)), (&cc, None)].into_iter().enumerate() {
+        let now = get_policy(&c, name).await.expect("policy after apply");
+        let ours = find_sid(&now, &sid).expect("our statement");
+        assert_eq!(ours, policies[name.as_str()]["Statement"][0], "{name}: the statement imgh policy printed");
+        assert_eq!(ours["Condition"]["StringEquals"]["AWS:SourceArn"].as_str(), Some(dist_arn(i).as_str()));
+        if let Some(before) = before {
+            assert_eq!(statements_except(&now, &sid), statements_except(before, &sid), "{name}: others unchanged");
+        }
+    }
+    let now_a: Value = serde_json::from_str(&get_policy(&c, &a).await.expect("a")).expect("json");
+    assert_eq!(now_a["Id"].as_str(), Some("LegacyPolicy"), "top-level keys kept");
+    let now_b: Value = serde_json::from_str(&get_policy(&c, &b).await.expect("b")).expect("json");
+    assert_eq!(now_b["Statement"][1]["Sid"].as_str(), Some(sid.as_str()), "stale statement replaced in place");
+    assert_eq!(now_b["Statement"].as_array().map(Vec::len), Some(3));
+
+    // Idempotent: a second run changes nothing and writes no backup.
+    let snapshot = (get_policy(&c, &a).await, get_policy(&c, &b).await, get_policy(&c, &cc).await);
+    let out = run_expect(&mut cmd(&["apply-policy", "--yes", "--bucket", &a, "--bucket", &b, "--bucket", &cc]), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to do"));
+    assert_eq!(backups(&backup_dir).len(), 3, "no new backups");
+    assert_eq!(snapshot, (get_policy(&c, &a).await, get_policy(&c, &b).await, get_policy(&c, &cc).await));
+
+    // Restore puts the exact previous policy back (and "no policy" back as no policy).
+    let files = backups(&backup_dir);
+    let file_b = files
+        .iter()
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&b)))
+        .expect("backup b");
+    let file_c = files
+        .iter()
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&cc)))
+        .expect("backup c");
+    run_expect(&mut cmd(&["apply-policy", "--restore", file_b.to_str().expect("utf8"), "--yes"]), 0);
+    assert_eq!(get_policy(&c, &b).await.as_deref(), Some(policy_b.as_str()));
+    run_expect(&mut cmd(&["apply-policy", "--restore", file_c.to_str().expect("utf8"), "--yes"]), 0);
+    assert!(get_policy(&c, &cc).await.is_none());
+    run_expect(&mut cmd(&["apply-policy", "--yes"]), 0);
+
+    // Re-deploy through a change set: the same template is "no changes" (exit 0)…
+    let out = run_expect(&mut cmd(&["deploy", "--yes", "--template-file", tpl.to_str().expect("utf8")]), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No changes"), "{}", String::from_utf8_lossy(&out.stderr));
+    // …a changed one without a terminal and without --yes is refused, and nothing runs…
+    let extra = "  Marker2:\n    Type: AWS::SNS::Topic\n";
+    std::fs::write(&tpl, flow_template(&[&a, &b, &cc], extra)).expect("write template");
+    let out = run_expect(&mut cmd(&["deploy", "--template-file", tpl.to_str().expect("utf8")]), 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Marker2") && err.contains("--yes"), "{err}");
+    // …and with --yes it shows the changes and executes them.
+    let out = run_expect(&mut cmd(&["deploy", "--yes", "--template-file", tpl.to_str().expect("utf8")]), 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Add") && err.contains("Marker2") && err.contains("AWS::SNS::Topic"), "{err}");
+    let out = run_expect(&mut cmd(&["status", "--json"]), 0);
+    let status: Value = serde_json::from_str(&stdout(&out)).expect("status JSON");
+    assert_eq!(status["status"].as_str(), Some("UPDATE_COMPLETE"));
+
+    // Styles in the stack's table.
+    run_expect(&mut cmd(&["style", "set", "thumb", "image/resize,w_200/format,webp"]), 0);
+    run_expect(&mut cmd(&["style", "set", "large", "x-oss-process=image/resize,w_1600"]), 0);
+    let out = run_expect(&mut cmd(&["style", "get", "thumb"]), 0);
+    assert_eq!(stdout(&out).trim(), "image/resize,w_200/format,webp");
+    let out = run_expect(&mut cmd(&["style", "list", "--json"]), 0);
+    let list: Value = serde_json::from_str(&stdout(&out)).expect("styles JSON");
+    assert_eq!(list, json!({"large": "image/resize,w_1600", "thumb": "image/resize,w_200/format,webp"}));
+    run_expect(&mut cmd(&["style", "rm", "thumb"]), 0);
+    run_expect(&mut cmd(&["style", "get", "thumb"]), 1);
+
+    // Destroy: refused without a terminal, then our statements out, stack gone, buckets kept.
+    run_expect(&mut cmd(&["destroy"]), 3);
+    run_expect(&mut cmd(&["destroy", "--yes"]), 0);
+    assert_eq!(statements_except(&get_policy(&c, &a).await.expect("a kept"), &sid), statements_except(&policy_a, &sid));
+    assert!(find_sid(&get_policy(&c, &a).await.expect("a"), &sid).is_none());
+    let now_b = get_policy(&c, &b).await.expect("b kept");
+    assert!(find_sid(&now_b, &sid).is_none());
+    assert_eq!(statements_except(&now_b, &sid), statements_except(&policy_b, &sid));
+    assert!(get_policy(&c, &cc).await.is_none(), "a policy holding only ours is deleted");
+    for name in [&a, &b, &cc, &created] {
+        assert!(c.head_bucket().bucket(name.as_str()).send().await.is_ok(), "bucket {name} kept");
+    }
+    let out = run_expect(&mut cmd(&["status"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn failed_resource_is_reported_with_its_reason() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-fail");
+    let tpl = dir.join("bad.yaml");
+    // moto rejects an SQS queue name with spaces, synchronously, with a reason.
+    std::fs::write(
+        &tpl,
+        "Resources:\n  Good:\n    Type: AWS::SNS::Topic\n  BadQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: not a valid name\n",
+    )
+    .expect("write");
+    for method in ["direct", "change-set"] {
+        let stack = format!("imgh-fail-{method}-{}", common::unique());
+        let out = run_expect(
+            imgh(&dir, Some(&url))
+                .args(["--stack-name", &stack, "deploy", "--yes", "--method", method, "--template-file"])
+                .arg(&tpl),
+            4,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("alphanumeric"), "{method}: the reason is printed:\n{err}");
+    }
+}
+
+#[test]
+fn declined_first_deploy_leaves_no_stack() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-declined");
+    let tpl = dir.join("t.yaml");
+    std::fs::write(&tpl, "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n").expect("write");
+    let stack = format!("imgh-declined-{}", common::unique());
+    let out =
+        run_expect(imgh(&dir, Some(&url)).args(["--stack-name", &stack, "deploy", "--template-file"]).arg(&tpl), 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    let out = run_expect(imgh(&dir, Some(&url)).args(["--stack-name", &stack, "status"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn large_template_goes_through_s3() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-large");
+    let tpl = dir.join("large.yaml");
+    let padding = "x".repeat(60_000);
+    std::fs::write(
+        &tpl,
+        format!("Metadata:\n  Padding: {padding}\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\nOutputs:\n  Hello:\n    Value: world\n"),
+    )
+    .expect("write");
+    let stack = format!("imgh-large-{}", common::unique());
+    let out = run_expect(
+        imgh(&dir, Some(&url)).args(["--stack-name", &stack, "deploy", "--yes", "--template-file"]).arg(&tpl),
+        0,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uploading to s3://imgh-artifacts-123456789012-us-east-1/"), "{err}");
+    run_expect(imgh(&dir, Some(&url)).args(["--stack-name", &stack, "destroy", "--yes"]), 0);
+}
+
+#[test]
+fn deploy_without_artifacts_says_what_to_pass() {
+    let dir = scratch("no-artifacts");
+    let out = run_expect(imgh(&dir, Some("http://127.0.0.1:9")).args(["deploy", "--yes", "--bucket", "bucket-0"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--code-bucket"));
+    let digest = format!("repo@sha256:{}", "0".repeat(64));
+    let out = run_expect(
+        imgh(&dir, Some("http://127.0.0.1:9")).args(["deploy", "--yes", "--variant", "ecs", "--image-uri", &digest]),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cloudfront-prefix-list"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_deletes_created_buckets_only_when_asked() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-created");
+    let c = s3(&url);
+    let pid = common::unique();
+    let kept = format!("kept-src-{pid}");
+    c.create_bucket().bucket(&kept).send().await.expect("create");
+    let tpl = dir.join("created.yaml");
+    std::fs::write(&tpl, flow_template(&[&kept], "")).expect("write");
+    for (i, delete) in [false, true].into_iter().enumerate() {
+        let stack = format!("imgh-created-{i}-{pid}");
+        let cmd = |args: &[&str]| {
+            let mut c = imgh(&dir, Some(&url));
+            c.args(["--stack-name", &stack]).args(args);
+            c
+        };
+        run_expect(
+            &mut cmd(&["deploy", "--method", "direct", "--yes", "--template-file", tpl.to_str().expect("utf8")]),
+            0,
+        );
+        let out = run_expect(&mut cmd(&["outputs", "--json"]), 0);
+        let outputs: Value = serde_json::from_str(&stdout(&out)).expect("outputs");
+        let created = outputs["CreatedBucket1"].as_str().expect("created bucket").to_string();
+        c.put_object().bucket(&created).key("a photo.jpg").body(b"jpeg".to_vec().into()).send().await.expect("put");
+        let mut args = vec!["destroy", "--yes"];
+        if delete {
+            args.push("--delete-created-buckets");
+        }
+        run_expect(&mut cmd(&args), 0);
+        assert!(c.head_bucket().bucket(&kept).send().await.is_ok(), "a bucket the stack did not create is kept");
+        assert_eq!(
+            c.head_bucket().bucket(&created).send().await.is_ok(),
+            !delete,
+            "created bucket deleted only when asked"
+        );
+    }
+}
