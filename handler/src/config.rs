@@ -23,7 +23,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_CORS_ORIGINS", "comma-separated allowed origins, or *"),
     ("IMGH_SIGNING_KEYS", "comma-separated HMAC keys: signed URLs required"),
     ("IMGH_SIGNING_SECRET_ID", "Secrets Manager secret holding the keys (read once)"),
-    ("IMGH_ORIGIN_SECRET", "required value of the x-origin-verify header (ALB origin)"),
+    ("IMGH_ORIGIN_SECRET", "required value of the origin secret header (ALB origin)"),
+    ("IMGH_SECRET_HEADER", "header carrying the origin secret (default x-imgh-origin-secret)"),
     ("IMGH_WORKERS", "concurrent image jobs (default: cores)"),
     ("IMGH_QUEUE_DEPTH", "requests waiting for a worker before 503 (default 64)"),
     ("IMGH_DEADLINE_MS", "per-request budget in ms (default 25000)"),
@@ -33,8 +34,23 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_MAX_SIDE", "largest source side in px (default 30000)"),
     ("IMGH_MAX_PIXELS", "largest source pixel count x frames (default 250000000)"),
     ("IMGH_MAX_OUTPUT_SIDE", "largest output side in px (default 16384)"),
-    ("PORT", "HTTP port when not on Lambda (default 8080)"),
+    ("IMGH_MODE", "lambda or http (default: lambda when AWS_LAMBDA_RUNTIME_API is set)"),
+    ("IMGH_LISTEN", "HTTP address (default 0.0.0.0:$PORT, PORT default 8080)"),
 ];
+
+/// Lambda (runtime API) or HTTP server: `IMGH_MODE`, else whether Lambda set its API address.
+pub fn on_lambda() -> bool {
+    match var("IMGH_MODE").as_deref() {
+        Some("lambda") => true,
+        Some(_) => false,
+        None => var("AWS_LAMBDA_RUNTIME_API").is_some(),
+    }
+}
+
+/// The HTTP server's address: `IMGH_LISTEN`, else `0.0.0.0:$PORT`.
+pub fn listen_addr() -> String {
+    var("IMGH_LISTEN").unwrap_or_else(|| format!("0.0.0.0:{}", var("PORT").unwrap_or_else(|| "8080".into())))
+}
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -98,6 +114,7 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, String> {
         cors: var("IMGH_CORS_ORIGINS").map(|v| Cors::parse(&v)).unwrap_or_default(),
         signing,
         origin_secret: var("IMGH_ORIGIN_SECRET"),
+        secret_header: var("IMGH_SECRET_HEADER").unwrap_or(defaults.secret_header).to_ascii_lowercase(),
         bucket_header: var("IMGH_BUCKET_HEADER").unwrap_or(defaults.bucket_header).to_ascii_lowercase(),
         workers: num("IMGH_WORKERS")?.unwrap_or(defaults.workers),
         queue_depth: num("IMGH_QUEUE_DEPTH")?.unwrap_or(defaults.queue_depth),

@@ -2,7 +2,7 @@
 //! the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else an HTTP server (ECS).
 //! A request without a process gets 403 so CloudFront falls back to the S3 origin.
 
-use imgh_handler::config::{handler_from_env, VARIABLES};
+use imgh_handler::config::{handler_from_env, listen_addr, on_lambda, VARIABLES};
 use imgh_handler::serve::{http, lambda};
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
         }
         return std::process::ExitCode::SUCCESS;
     }
-    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let on_lambda = on_lambda();
     tracing_subscriber::fmt()
         .json()
         .with_current_span(false)
@@ -50,8 +50,9 @@ async fn run(on_lambda: bool) -> Result<(), Box<dyn std::error::Error + Send + S
     if on_lambda {
         return lambda::run(handler).await;
     }
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    let addr = listen_addr();
+    let listener =
+        tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(port = listener.local_addr()?.port(), "imgh-handler listening");
     http::serve(handler, listener, http::shutdown_signal()).await?;
     Ok(())

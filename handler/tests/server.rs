@@ -157,9 +157,9 @@ fn auto_format_cors_and_origin_secret() {
         ("IMGH_ORIGIN_SECRET", "s3cret"),
     ]);
     let url = format!("{}/mountain.jpg?x-oss-process=image/resize,w_80", server.base);
-    let secret = ("x-origin-verify", "s3cret");
+    let secret = ("x-imgh-origin-secret", "s3cret");
     assert_eq!(get(&url).status, 403, "the origin secret is required");
-    assert_eq!(http("GET", &url, &[("x-origin-verify", "guess")]).status, 403);
+    assert_eq!(http("GET", &url, &[("x-imgh-origin-secret", "guess")]).status, 403);
     for (accept, mime) in
         [("image/avif,image/webp,*/*", "image/avif"), ("image/webp,*/*", "image/webp"), ("*/*", "image/jpeg")]
     {

@@ -264,7 +264,7 @@ impl Handler {
     /// Behind an ALB, only CloudFront knows the secret header value (constant-time check).
     fn check_origin_secret(&self, headers: &HeaderMap) -> Result<()> {
         let Some(secret) = &self.options.origin_secret else { return Ok(()) };
-        let got = headers.get("x-origin-verify").map(|v| v.as_bytes()).unwrap_or_default();
+        let got = headers.get(self.options.secret_header.as_str()).map(|v| v.as_bytes()).unwrap_or_default();
         let a = Sha256::digest(got);
         let b = Sha256::digest(secret.as_bytes());
         // Equal-length digests compared without an early exit.

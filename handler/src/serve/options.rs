@@ -25,8 +25,9 @@ pub struct Options {
     pub cors: Cors,
     /// When set, every request must carry a valid `Expires` + `Signature`.
     pub signing: Option<SigningKeys>,
-    /// When set, requests must carry `x-origin-verify` with this value (ALB behind CloudFront).
+    /// When set, requests must carry `secret_header` with this value (ALB behind CloudFront).
     pub origin_secret: Option<String>,
+    pub secret_header: String,
     /// The origin custom header CloudFront sets to name the bucket.
     pub bucket_header: String,
     /// Concurrent image jobs (default: the cores).
@@ -50,6 +51,7 @@ impl Default for Options {
             cors: Cors::default(),
             signing: None,
             origin_secret: None,
+            secret_header: "x-imgh-origin-secret".into(),
             bucket_header: "x-imgh-bucket".into(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             queue_depth: 64,
