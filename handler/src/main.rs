@@ -51,8 +51,7 @@ async fn run(on_lambda: bool) -> Result<(), Box<dyn std::error::Error + Send + S
         return lambda::run(handler).await;
     }
     let addr = listen_addr();
-    let listener =
-        tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(port = listener.local_addr()?.port(), "imgh-handler listening");
     http::serve(handler, listener, http::shutdown_signal()).await?;
     Ok(())

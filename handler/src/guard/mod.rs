@@ -39,13 +39,7 @@ impl Default for Limits {
 
 impl Limits {
     pub fn check_source_len(&self, len: u64) -> Result<()> {
-        if len > self.max_source_bytes {
-            return Err(ProcessError::too_large(format!(
-                "source is {len} bytes; the limit is {} bytes",
-                self.max_source_bytes
-            )));
-        }
-        Ok(())
+        check_source_len(len, self.max_source_bytes)
     }
 
     /// Rejects a source from its header alone: sides, pixels (× frames) and frames.
@@ -81,6 +75,14 @@ impl Limits {
         }
         Ok(())
     }
+}
+
+/// Refuses a source of `len` bytes when over `max` (stores check before reading a body).
+pub fn check_source_len(len: u64, max: u64) -> Result<()> {
+    if len > max {
+        return Err(ProcessError::too_large(format!("source is {len} bytes; the limit is {max} bytes")));
+    }
+    Ok(())
 }
 
 /// The point in time by which a request's image work must be done.

@@ -2,7 +2,8 @@
 //! keys, `..` and symlinks pointing outside are all "no such key".
 
 use super::{Object, Store, StoreFuture};
-use crate::error::{ProcessError, Result};
+use crate::error::ProcessError;
+use crate::guard::check_source_len;
 use std::path::{Component, Path, PathBuf};
 
 pub struct DirStore {
@@ -30,7 +31,7 @@ impl Store for DirStore {
         Box::pin(async move {
             let path = self.path_of(key).ok_or_else(|| ProcessError::no_such_key(key))?;
             let meta = tokio::fs::metadata(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
-            check_size(meta.len(), max_bytes)?;
+            check_source_len(meta.len(), max_bytes)?;
             let bytes = tokio::fs::read(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
             let modified = meta.modified().ok();
             let stamp = modified.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
@@ -41,13 +42,6 @@ impl Store for DirStore {
             })
         })
     }
-}
-
-pub(super) fn check_size(len: u64, max_bytes: u64) -> Result<()> {
-    if len > max_bytes {
-        return Err(ProcessError::too_large(format!("source is {len} bytes; the limit is {max_bytes} bytes")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

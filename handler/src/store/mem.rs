@@ -1,7 +1,8 @@
 //! Objects held in memory: the samples embedded in the `imgh` binary, and tests.
 
-use super::{dir::check_size, Object, Store, StoreFuture};
+use super::{Object, Store, StoreFuture};
 use crate::error::ProcessError;
+use crate::guard::check_source_len;
 use bytes::Bytes;
 use std::collections::HashMap;
 
@@ -22,7 +23,7 @@ impl Store for MemStore {
     fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a> {
         Box::pin(async move {
             let bytes = self.0.get(key).ok_or_else(|| ProcessError::no_such_key(key))?;
-            check_size(bytes.len() as u64, max_bytes)?;
+            check_source_len(bytes.len() as u64, max_bytes)?;
             let digest = <sha2::Sha256 as sha2::Digest>::digest(bytes);
             Ok(Object {
                 bytes: bytes.clone(),

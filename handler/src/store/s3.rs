@@ -1,8 +1,9 @@
 //! S3 as a store: GetObject with a byte cap checked from Content-Length before the body
 //! is read, and the object's ETag / Last-Modified passed through.
 
-use super::{dir::check_size, Object, Store, StoreFuture};
+use super::{Object, Store, StoreFuture};
 use crate::error::ProcessError;
+use crate::guard::check_source_len;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::Client;
 
@@ -33,7 +34,7 @@ impl Store for S3Store {
                     }
                 }
             })?;
-            check_size(out.content_length().unwrap_or(0).max(0) as u64, max_bytes)?;
+            check_source_len(out.content_length().unwrap_or(0).max(0) as u64, max_bytes)?;
             let etag = out.e_tag().map(str::to_string);
             let last_modified = out.last_modified().and_then(|t| std::time::SystemTime::try_from(*t).ok());
             let bytes = out
@@ -42,7 +43,7 @@ impl Store for S3Store {
                 .await
                 .map_err(|_| ProcessError::new(502, "SourceUnavailable", "the source object could not be read"))?
                 .into_bytes();
-            check_size(bytes.len() as u64, max_bytes)?;
+            check_source_len(bytes.len() as u64, max_bytes)?;
             Ok(Object { bytes, etag, last_modified })
         })
     }
