@@ -19,6 +19,10 @@ done
 
 export IMGH_TEST_MOTO_URL="http://127.0.0.1:$port"
 export IMGH_TEST_CFN_LINT="$root/.venv/bin/cfn-lint"
+export IMGH_TEST_REGISTRY=/usr/bin/docker-registry
+# zig for cargo-zigbuild (imgh build), from the ziglang wheel in .venv.
+CARGO_ZIGBUILD_ZIG_PATH=$("$root/.venv/bin/python3" -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
+export CARGO_ZIGBUILD_ZIG_PATH
 # Tests that need an emulator fail (rather than skip) when it is missing.
 export IMGH_TEST_REQUIRE_ALL=1
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -10,6 +10,9 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # nasm: the SIMD code of the vendored JPEG codec and of rav1e (AVIF); curl for probes.
 apt_pkgs=(nasm curl)
+# The build tests: a local OCI registry, skopeo to inspect what was pushed, htpasswd for its
+# Basic auth, file(1) to check the handler binary is static.
+[ "${1:-}" = "--build-only" ] || apt_pkgs+=(docker-registry skopeo apache2-utils file)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -27,5 +30,13 @@ if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ tests/requ
   .venv/bin/pip install -q -r tests/requirements.txt
   touch .venv/.installed
 fi
+
+# The static handler (imgh build): musl targets, and zig (ziglang, in .venv) as the C
+# compiler and linker through cargo-zigbuild.
+installed_targets=$(rustup target list --installed)
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
+done
+command -v cargo-zigbuild >/dev/null 2>&1 || cargo install --locked cargo-zigbuild
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest

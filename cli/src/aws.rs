@@ -15,6 +15,7 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     pub ddb: aws_sdk_dynamodb::Client,
     pub sts: aws_sdk_sts::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
 }
@@ -44,6 +45,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3_conf),
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
+            ecr: aws_sdk_ecr::Client::new(&sdk),
             region,
             endpoint_url: s.endpoint_url.clone(),
         })

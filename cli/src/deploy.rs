@@ -15,6 +15,7 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aws::{sdk_message, Aws};
+use crate::build::Artifact;
 use crate::config::{TemplateSettings, Variant};
 use crate::{policy, render, stack, Exit};
 
@@ -163,7 +164,7 @@ impl TemplateSource {
 }
 
 /// The per-account, per-region bucket imgh keeps templates (and build artifacts) in;
-/// created on first use with public access blocked.
+/// created on first use with public access blocked and default encryption on.
 pub async fn artifact_bucket(aws: &Aws) -> Result<String> {
     let name = format!("imgh-artifacts-{}-{}", aws.account_id().await?, aws.region);
     if aws.s3.head_bucket().bucket(&name).send().await.is_ok() {
@@ -194,6 +195,20 @@ pub async fn artifact_bucket(aws: &Aws) -> Result<String> {
         .await
         .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
         .with_context(|| format!("cannot block public access on {name}"))?;
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build()?;
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
+    aws.s3
+        .put_bucket_encryption()
+        .bucket(&name)
+        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .with_context(|| format!("cannot turn on default encryption on {name}"))?;
     Ok(name)
 }
 
@@ -591,19 +606,34 @@ pub fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
-/// Settings the variant implies for deploy-time validation (kept here so `render` stays
-/// usable without artifacts).
-pub fn require_artifacts(t: &TemplateSettings, template_file: bool) -> Result<()> {
-    if template_file {
-        return Ok(());
-    }
+/// Deploy-time checks of settings `render` can do without, made before a (long) build.
+pub fn check_parameters(t: &TemplateSettings) -> Result<()> {
     match t.variant {
-        Variant::Lambda if t.code_bucket.is_none() || t.code_key.is_none() => {
-            bail!("deploying the Lambda variant needs the handler zip: pass --code-bucket and --code-key (or set them in imgh.toml); `imgh build` produces them")
+        Variant::Lambda if t.code_bucket.is_some() != t.code_key.is_some() => {
+            bail!("--code-bucket and --code-key go together: pass both (an existing zip) or neither (imgh builds and uploads one)")
         }
-        Variant::Ecs if t.image_uri.is_none() => {
-            bail!("deploying the ECS variant needs the handler image: pass --image-uri REPO@sha256:… (or set image_uri in imgh.toml); `imgh build` pushes it")
-        }
+        Variant::Ecs if t.cloudfront_prefix_list.is_none() => bail!(
+            "deploying the ECS variant needs --cloudfront-prefix-list pl-… (aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)"
+        ),
         _ => Ok(()),
+    }
+}
+
+/// Whether the settings name no handler artifact, so deploy must build one.
+pub fn needs_artifact(t: &TemplateSettings) -> bool {
+    match t.variant {
+        Variant::Lambda => t.code_bucket.is_none() || t.code_key.is_none(),
+        Variant::Ecs => t.image_uri.is_none(),
+    }
+}
+
+/// Points the settings at a freshly built artifact.
+pub fn use_artifact(t: &mut TemplateSettings, a: Artifact) {
+    match a {
+        Artifact::Lambda { code_bucket, code_key, .. } => {
+            t.code_bucket = Some(code_bucket);
+            t.code_key = Some(code_key);
+        }
+        Artifact::Image { image_uri, .. } => t.image_uri = Some(image_uri),
     }
 }

@@ -1,7 +1,8 @@
 //! `imgh destroy`: take our statements out of the buckets' policies (keeping every other
 //! statement), delete the stack and follow it. A bucket the stack did not create is never
 //! emptied or deleted; one it created is retained (DeletionPolicy: Retain) unless
-//! `--delete-created-buckets`, which empties and deletes it after the stack is gone.
+//! `--delete-created-buckets`, which empties and deletes it after the stack is gone. The
+//! stack's ECR repository, which `imgh build` made for it, goes with the stack.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -64,6 +65,12 @@ pub async fn run(
         return Err(Exit(4, format!("deleting {stack_name} failed ({})", outcome.status)).into());
     }
     eprintln!("Stack {stack_name} deleted.");
+    if crate::build::delete_repository(aws, stack_name).await? {
+        eprintln!(
+            "ECR repository {} (the handler images imgh build pushed) deleted.",
+            crate::build::repository_name(stack_name)
+        );
+    }
     if delete_created_buckets {
         for b in &created {
             empty_and_delete(aws, &b.name).await?;

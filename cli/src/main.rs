@@ -5,6 +5,7 @@
 
 mod apply_policy;
 mod aws;
+mod build;
 mod config;
 mod deploy;
 mod destroy;
@@ -51,15 +52,34 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Sign a URL for a handler that requires signed URLs (IMGH_SIGNING_KEYS).
     Sign(sign::SignArgs),
+    /// Build the static handler and publish it: a Lambda zip in the artifact bucket, or an
+    /// OCI image in the stack's ECR repository (no Docker needed).
+    Build {
+        /// Which variant's artifact [default: lambda, or imgh.toml's].
+        #[arg(long, value_enum)]
+        variant: Option<config::Variant>,
+        /// CPU architecture [default: arm64, or imgh.toml's].
+        #[arg(long, value_enum)]
+        arch: Option<config::Arch>,
+        #[command(flatten)]
+        build: build::BuildArgs,
+        /// Print the artifact as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the CloudFormation template (YAML) of a variant.
     Render {
         #[command(flatten)]
         template: TemplateArgs,
     },
-    /// Render, create a change set, show it, confirm, execute, follow, print the outputs.
+    /// Build and publish the handler (unless --code-bucket/--code-key or --image-uri name an
+    /// existing artifact), render, create a change set, show it, confirm, execute, follow,
+    /// print the outputs.
     Deploy {
         #[command(flatten)]
         template: TemplateArgs,
+        #[command(flatten)]
+        build: build::BuildArgs,
         /// change-set (preview, then execute) or direct (CreateStack/UpdateStack).
         #[arg(long, value_enum, default_value_t)]
         method: deploy::Method,
@@ -153,6 +173,21 @@ enum StyleCommand {
     Rm { name: String },
 }
 
+/// Prints what `imgh build` made: for people, the flags that deploy it; or JSON.
+fn print_artifact(a: &build::Artifact, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(a)?);
+        return Ok(());
+    }
+    match a {
+        build::Artifact::Lambda { code_bucket, code_key, .. } => {
+            println!("--code-bucket {code_bucket} --code-key {code_key}")
+        }
+        build::Artifact::Image { image_uri, .. } => println!("--image-uri {image_uri}"),
+    }
+    Ok(())
+}
+
 /// An error that carries its own exit code (see EXIT_CODES).
 #[derive(Debug)]
 pub struct Exit(pub u8, pub String);
@@ -203,18 +238,31 @@ fn run(cli: Cli) -> Result<()> {
     rt.block_on(async {
         let aws = aws::Aws::connect(&settings.aws).await?;
         match cli.command {
+            Command::Build { variant, arch, build, json } => {
+                let a = TemplateArgs { variant, arch, ..Default::default() };
+                let t = settings.template_unchecked(&a)?;
+                let artifact =
+                    build::run(&aws, stack, t.variant, t.arch, &build, settings.artifact_bucket.as_deref()).await?;
+                print_artifact(&artifact, json)
+            }
             Command::Serve(_)
             | Command::Sign(_)
             | Command::Render { .. }
             | Command::Completions { .. }
             | Command::Init => Ok(()),
-            Command::Deploy { template, method, yes, json, template_file } => {
-                let t = if template_file.is_some() {
+            Command::Deploy { template, build, method, yes, json, template_file } => {
+                let mut t = if template_file.is_some() {
                     settings.template_unchecked(&template)?
                 } else {
-                    settings.template(&template)?
+                    let t = settings.template(&template)?;
+                    deploy::check_parameters(&t)?;
+                    t
                 };
-                deploy::require_artifacts(&t, template_file.is_some())?;
+                if template_file.is_none() && deploy::needs_artifact(&t) {
+                    let a =
+                        build::run(&aws, stack, t.variant, t.arch, &build, settings.artifact_bucket.as_deref()).await?;
+                    deploy::use_artifact(&mut t, a);
+                }
                 let o = deploy::DeployOptions {
                     method,
                     yes,
