@@ -362,17 +362,21 @@ fn large_template_goes_through_s3() {
     run_expect(imgh(&dir, Some(&url)).args(["--stack-name", &stack, "destroy", "--yes"]), 0);
 }
 
+/// Settings a deploy cannot go on without are refused before the (long) handler build.
 #[test]
-fn deploy_without_artifacts_says_what_to_pass() {
+fn deploy_checks_its_settings_before_building() {
     let dir = scratch("no-artifacts");
-    let out = run_expect(imgh(&dir, Some("http://127.0.0.1:9")).args(["deploy", "--yes", "--bucket", "bucket-0"]), 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--code-bucket"));
-    let digest = format!("repo@sha256:{}", "0".repeat(64));
+    let dead = Some("http://127.0.0.1:9");
+    let out = run_expect(imgh(&dir, dead).args(["deploy", "--yes", "--bucket", "bucket-0", "--code-bucket", "b"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--code-bucket and --code-key go together"));
+    let out = run_expect(imgh(&dir, dead).args(["deploy", "--yes", "--variant", "ecs"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cloudfront-prefix-list"));
+    // Without an artifact, deploy builds one: here from a binary that is not there.
     let out = run_expect(
-        imgh(&dir, Some("http://127.0.0.1:9")).args(["deploy", "--yes", "--variant", "ecs", "--image-uri", &digest]),
+        imgh(&dir, dead).args(["deploy", "--yes", "--bucket", "bucket-0", "--binary", "/nonexistent/bin"]),
         1,
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--cloudfront-prefix-list"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/bin"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

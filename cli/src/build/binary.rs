@@ -66,8 +66,7 @@ fn check_toolchain(target: &str) -> Result<()> {
             bail!("cannot add the Rust target: run `rustup target add {target}`");
         }
     }
-    let zigbuild = Command::new("cargo").args(["zigbuild", "--version"]).output();
-    if !zigbuild.is_ok_and(|o| o.status.success()) {
+    if !runs("cargo-zigbuild", &["--version"]) {
         bail!("cargo-zigbuild is missing: run `cargo install --locked cargo-zigbuild` (or pass --binary)");
     }
     let has_zig = std::env::var_os("CARGO_ZIGBUILD_ZIG_PATH").is_some()
