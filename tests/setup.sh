@@ -11,8 +11,8 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # nasm: the SIMD code of the vendored JPEG codec and of rav1e (AVIF); curl for probes.
 apt_pkgs=(nasm curl)
 # The build tests: a local OCI registry, skopeo to inspect what was pushed, htpasswd for its
-# Basic auth, file(1) to check the handler binary is static.
-[ "${1:-}" = "--build-only" ] || apt_pkgs+=(docker-registry skopeo apache2-utils file)
+# Basic auth, file(1) to check the handler binary is static, qemu to run the arm64 one.
+[ "${1:-}" = "--build-only" ] || apt_pkgs+=(docker-registry skopeo apache2-utils file qemu-user-static)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

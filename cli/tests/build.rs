@@ -91,12 +91,20 @@ fn wait_for(url: &str) -> ureq::Response {
     panic!("{url} never answered");
 }
 
-/// Starts `binary` as the HTTP server over the bundled samples and checks it serves.
-fn assert_serves(binary: &Path) {
+/// Starts `binary` (through `runner`, an emulator, if given) as the HTTP server over the
+/// bundled samples and checks it serves.
+fn assert_serves(binary: &Path, runner: Option<&str>) {
     let port = free_port();
+    let mut cmd = match runner {
+        Some(r) => {
+            let mut c = Command::new(r);
+            c.arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
     let _p = Proc(
-        Command::new(binary)
-            .env_clear()
+        cmd.env_clear()
             .env("IMGH_MODE", "http")
             .env("IMGH_LISTEN", format!("127.0.0.1:{port}"))
             .env("IMGH_DIR", source_tree().join("samples"))
@@ -114,11 +122,11 @@ fn assert_serves(binary: &Path) {
     assert_eq!(img.width(), 200);
 }
 
-/// `file` and `ldd` agree the binary is static.
-fn assert_static(binary: &Path) {
+/// `file` and `ldd` agree the binary is static, for `machine` as `file` names it.
+fn assert_static(binary: &Path, machine: &str) {
     let file = Command::new("file").arg(binary).output().expect("file(1) (apt package file)");
     let file = String::from_utf8_lossy(&file.stdout);
-    assert!(file.contains("ELF 64-bit") && file.contains("x86-64"), "{file}");
+    assert!(file.contains("ELF 64-bit") && file.contains(machine), "{file}");
     assert!(file.contains("statically linked") || file.contains("static-pie linked"), "{file}");
     let ldd = Command::new("ldd").arg(binary).output().expect("ldd");
     let said = format!("{}{}", String::from_utf8_lossy(&ldd.stdout), String::from_utf8_lossy(&ldd.stderr));
@@ -139,8 +147,8 @@ fn lambda_zip_to_s3_and_a_function_from_it() {
     let path = dir.join("bootstrap");
     std::fs::write(&path, &binary).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert_static(&path);
-    assert_serves(&path);
+    assert_static(&path, "x86-64");
+    assert_serves(&path, None);
 
     // The same binary again: same key, nothing uploaded.
     let again = build(&dir, &moto, &stack, &["--variant", "lambda", "--binary", path.to_str().unwrap()]);
@@ -179,6 +187,27 @@ fn lambda_zip_to_s3_and_a_function_from_it() {
         assert_eq!(f.code_size, zip.len() as i64);
         assert_eq!(f.code_sha256.as_deref(), Some(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip)).as_str()));
     });
+}
+
+/// The default architecture: built on this (x86_64) machine by zig's cross compiler, the
+/// zip's bootstrap is a static aarch64 binary that starts and serves under qemu user mode.
+#[test]
+fn arm64_binary_is_static_and_serves_under_qemu() {
+    let Some(moto) = moto_url() else { return };
+    let Some(qemu) = required_env("IMGH_TEST_QEMU_AARCH64", "qemu-aarch64-static (apt qemu-user-static)") else {
+        return;
+    };
+    let dir = scratch("build-arm64");
+    let stack = format!("a{}", unique());
+    let mut cmd = imgh(&dir, Some(&moto));
+    cmd.args(["--stack-name", &stack, "build", "--json", "--source"]).arg(source_tree());
+    let artifact: Value = serde_json::from_str(&stdout(&run_expect(&mut cmd, 0))).expect("build JSON");
+    let (_, binary, _) = bootstrap_from_s3(&moto, &artifact);
+    let path = dir.join("bootstrap");
+    std::fs::write(&path, &binary).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_static(&path, "ARM aarch64");
+    assert_serves(&path, Some(&qemu));
 }
 
 /// A `docker-registry` on a free port with htpasswd Basic auth for ECR's user and token.
@@ -266,8 +295,8 @@ fn oci_image_to_a_registry_without_docker() {
     tar::Archive::new(&tar[..]).unpack(&unpacked).unwrap();
     assert!(unpacked.join("etc/ssl/certs/ca-certificates.crt").is_file(), "CA bundle for TLS to AWS");
     let entry = unpacked.join("imgh-handler");
-    assert_static(&entry);
-    assert_serves(&entry);
+    assert_static(&entry, "x86-64");
+    assert_serves(&entry, None);
 
     // Pushing the same image again uploads no blob; the Lambda zip holds the very same binary.
     let again = build(
