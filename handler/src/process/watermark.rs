@@ -90,7 +90,7 @@ fn image_mark(spec: &str) -> std::result::Result<Mark, String> {
             .collect::<Vec<_>>()
             .join("/")
     });
-    let process = process.filter(|p| p.trim_start_matches("image").trim_matches('/') != "");
+    let process = process.filter(|p| !p.trim_start_matches("image").trim_matches('/').is_empty());
     if let Some(p) = &process {
         super::parse(p).map_err(|e| format!("image process: {}", e.message))?;
     }
@@ -225,13 +225,11 @@ fn over(top: Rgba<u8>, bottom: Rgba<u8>) -> Rgba<u8> {
     if oa <= 0.0 {
         return Rgba([0, 0, 0, 0]);
     }
-    let mut out = [0u8; 4];
-    for i in 0..3 {
+    let channel = |i: usize| {
         let c = (top.0[i] as f32 * ta + bottom.0[i] as f32 * ba * (1.0 - ta)) / oa;
-        out[i] = c.round().clamp(0.0, 255.0) as u8;
-    }
-    out[3] = (oa * 255.0).round() as u8;
-    Rgba(out)
+        c.round().clamp(0.0, 255.0) as u8
+    };
+    Rgba([channel(0), channel(1), channel(2), (oa * 255.0).round() as u8])
 }
 
 /// Draws `mark` over `frame` with its top-left at (x, y), clipped to the frame.
