@@ -34,6 +34,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_MAX_SIDE", "largest source side in px (default 30000)"),
     ("IMGH_MAX_PIXELS", "largest source pixel count x frames (default 250000000)"),
     ("IMGH_MAX_OUTPUT_SIDE", "largest output side in px (default 16384)"),
+    ("IMGH_MAX_IMAGE_MB", "largest bitmap one request may build (default: fits the memory limit)"),
     ("IMGH_MODE", "lambda or http (default: lambda when AWS_LAMBDA_RUNTIME_API is set)"),
     ("IMGH_LISTEN", "HTTP address (default 0.0.0.0:$PORT, PORT default 8080)"),
 ];
@@ -58,6 +59,23 @@ fn var(name: &str) -> Option<String> {
 
 fn num<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
     var(name).map(|v| v.trim().parse().map_err(|_| format!("{name}={v} is not a number"))).transpose()
+}
+
+const MB: u64 = 1024 * 1024;
+
+/// Memory kept for everything but bitmaps: the runtime, fetched sources, responses.
+const RESERVED_MEMORY: u64 = 128 * MB;
+
+/// The memory this process may use: Lambda's configured size, else the cgroup (v2, then
+/// v1) limit of an ECS task or container, else unknown ("max", or v1's huge no-limit value).
+fn memory_limit() -> Option<u64> {
+    if let Some(mb) = var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse::<u64>().ok()) {
+        return Some(mb * MB);
+    }
+    ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse::<u64>().ok())
+        .filter(|&bytes| bytes < 1 << 50)
 }
 
 /// Builds the handler from the environment. `on_lambda` changes two defaults: no
@@ -123,11 +141,20 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, String> {
         cache_ttl: num("IMGH_CACHE_TTL_S")?.map_or(defaults.cache_ttl, Duration::from_secs),
     };
     let d = Limits::default();
+    // Lambda runs one invocation at a time; the server runs `workers` images at once.
+    let jobs = if on_lambda { 1 } else { options.workers };
+    let max_image_bytes = match num::<u64>("IMGH_MAX_IMAGE_MB")? {
+        Some(mb) => mb * MB,
+        None => memory_limit().map_or(d.max_image_bytes, |memory| {
+            Limits::image_bytes_for_memory(memory, RESERVED_MEMORY + options.cache_bytes, jobs)
+        }),
+    };
     let limits = Limits {
         max_source_bytes: num("IMGH_MAX_SOURCE_BYTES")?.unwrap_or(d.max_source_bytes),
         max_side: num("IMGH_MAX_SIDE")?.unwrap_or(d.max_side),
         max_pixels: num("IMGH_MAX_PIXELS")?.unwrap_or(d.max_pixels),
         max_output_side: num("IMGH_MAX_OUTPUT_SIDE")?.unwrap_or(d.max_output_side),
+        max_image_bytes,
         ..d
     };
     Ok(Handler::new(stores, styles, limits, options))

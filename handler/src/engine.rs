@@ -60,11 +60,12 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
     let steps: Vec<&Action> = actions.iter().filter(|a| a.touches_pixels()).collect();
     let animated = header.frames > 1 && format.animates();
     let min_size = plan_shrink(&steps, &header, out.auto_orient, animated, limits)?;
+    let decode = DecodeOptions { min_size, all_frames: animated, auto_orient: out.auto_orient };
+    limits.check_decode(codec::decoded_bytes(source, &header, decode)?)?;
 
     let mut timings = Timings::default();
     let t = Instant::now();
-    let mut pic =
-        codec::decode(source, &header, DecodeOptions { min_size, all_frames: animated, auto_orient: out.auto_orient })?;
+    let mut pic = codec::decode(source, &header, decode)?;
     timings.decode_ms = ms_since(t);
     deadline.check()?;
     let t = Instant::now();
@@ -75,7 +76,7 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
         limits.check_header(&h).ok()?;
         codec::decode(bytes, &h, DecodeOptions { auto_orient: true, ..Default::default() }).ok()
     };
-    let ctx = StepContext { output_format: format, max_output_side: limits.max_output_side, watermarks: &decode_asset };
+    let ctx = StepContext { output_format: format, limits, watermarks: &decode_asset };
     for step in steps {
         if matches!(step, Action::Cgif(_)) && header.format != Format::Gif {
             continue;
@@ -90,7 +91,7 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
     if !format.animates() {
         pic = pic.into_first_frame();
     }
-    limits.check_output(pic.width(), pic.height())?;
+    limits.check_canvas("output", pic.width(), pic.height(), pic.frames.len())?;
 
     let quality = match out.quality {
         None => DEFAULT_QUALITY,
@@ -123,8 +124,9 @@ fn plan_shrink(
     let Some(g) = r.geometry(w, h, animated) else {
         return Ok(None);
     };
+    let frames = if animated { header.frames as usize } else { 1 };
     for (w, h) in [g.scaled, g.canvas] {
-        limits.check_output(w, h)?;
+        limits.check_canvas("resize: output", w, h, frames)?;
     }
     Ok((!animated).then_some(g.scaled))
 }

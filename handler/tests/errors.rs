@@ -111,6 +111,39 @@ fn limits_are_checked_from_the_header() {
 }
 
 #[test]
+fn bitmaps_over_the_memory_limit_are_refused_before_they_are_allocated() {
+    let mb = 1024 * 1024;
+    let limits = |max_mb: u64| Limits { max_image_bytes: max_mb * mb, ..Limits::default() };
+    let too_large = |source: &[u8], process: &str, l: &Limits| {
+        let e = run_with(source, process, l).unwrap_err();
+        assert_eq!((e.status, e.code), (400, "ImageTooLarge"), "{process}: {}", e.message);
+        e.message
+    };
+
+    // A 2x2 source asking for huge canvases: refused at the step that would build them.
+    let tiny = to_png(&DynamicImage::ImageRgba8(image::RgbaImage::new(2, 2)));
+    let m = too_large(&tiny, "image/resize,w_16384,h_16384,m_fixed,limit_0", &limits(64));
+    assert!(m.contains("resize: output would be 16384x16384 (1024 MB)") && m.contains("64 MB"), "{m}");
+    let grown = "image/resize,w_4000,h_4000,m_fixed,limit_0/rotate,45";
+    assert!(too_large(&tiny, grown, &limits(64)).contains("rotate: output would be 5657x5657"));
+    assert_eq!(dims(&decode(&run_with(&tiny, grown, &limits(128)).unwrap())), (5657, 5657));
+
+    // The decoded size counts the samples' depth: 16-bit RGBA is 8 bytes a pixel.
+    let deep = to_png(&DynamicImage::ImageRgba16(image::ImageBuffer::new(1000, 1000)));
+    assert!(too_large(&deep, "image/resize,w_100", &limits(7)).contains("needs about 8 MB"));
+    run_with(&deep, "image/resize,w_100", &limits(8)).unwrap();
+
+    // JPEG is counted at its shrink-on-load scale (1/8 for 100 px wide), not at full size.
+    let jpeg = sample("mountain.jpg"); // 1200x799
+    run_with(&jpeg, "image/resize,w_100", &limits(1)).unwrap();
+    assert!(too_large(&jpeg, "image/rotate,90", &limits(1)).contains("needs about 3 MB"));
+    // A progressive JPEG also holds every coefficient of the full-size image while decoding.
+    let progressive = run(&jpeg, "image/interlace,1").body;
+    assert!(too_large(&progressive, "image/resize,w_100", &limits(1)).contains("needs about 3 MB"));
+    run_with(&progressive, "image/resize,w_100", &limits(4)).unwrap();
+}
+
+#[test]
 fn truncated_and_corrupt_avif_is_400_invalid_image() {
     let avif = run(&sample("mountain.jpg"), "image/resize,w_64/format,avif").body;
     let mdat = avif.windows(4).position(|w| w == b"mdat").expect("an mdat box") + 4;

@@ -194,6 +194,15 @@ async fn function_url_streams_and_api_gateway_buffers() {
     let text = base64::engine::general_purpose::STANDARD.decode(doc["body"].as_str().unwrap()).unwrap();
     assert!(String::from_utf8_lossy(&text).contains("ResponseTooLarge"));
 
+    // The per-image memory budget follows the function's memory (1024 MB here): a canvas
+    // that would not fit is refused before it is allocated.
+    let huge = "x-oss-process=image/resize,w_16000,h_16000,m_fixed,limit_0";
+    let p = h.invoke(event(URL_DOMAIN, "GET", "/mountain.jpg", huge)).await;
+    let (prelude, body) = split_stream(&p);
+    assert_eq!(prelude["statusCode"], 400);
+    let text = String::from_utf8_lossy(body);
+    assert!(text.contains("ImageTooLarge") && text.contains("the limit is 448 MB per image"), "{text}");
+
     // A small image through API Gateway: buffered, base64.
     let p = h.invoke(event(APIGW_DOMAIN, "GET", "/dragonfly.jpg", "x-oss-process=image/resize,w_64/format,webp")).await;
     let doc: Value = serde_json::from_slice(&p.body).unwrap();

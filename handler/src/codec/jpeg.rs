@@ -26,6 +26,34 @@ pub fn scale_numerator(w: u32, h: u32, min: Option<(u32, u32)>) -> u8 {
     8
 }
 
+/// What [`decode`] allocates: the scaled bitmap (CMYK counted as its buffer and the RGB
+/// made from it), and for a progressive file libjpeg's whole-image coefficient buffer,
+/// 128 bytes for every 8×8 block of every component at full size.
+pub fn decoded_bytes(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> u64 {
+    let num = scale_numerator(header.width, header.height, min) as u64;
+    let pixels = (header.width as u64 * num).div_ceil(8) * (header.height as u64 * num).div_ceil(8);
+    let Some(sof) = segments(data).find(|(m, _)| matches!(m, 0xC0..=0xCF) && !matches!(m, 0xC4 | 0xC8 | 0xCC)) else {
+        return pixels * 3;
+    };
+    let (marker, seg) = sof;
+    let comps: Vec<(u64, u64)> =
+        seg.get(6..).unwrap_or_default().chunks_exact(3).map(|c| ((c[1] >> 4) as u64, (c[1] & 0x0F) as u64)).collect();
+    let channels = match comps.len() {
+        1 => 1,
+        4 => 7,
+        _ => 3,
+    };
+    let progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+    let coefficients = if progressive {
+        let (hmax, vmax) = comps.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
+        let blocks = |side: u32, f: u64, max: u64| (side as u64 * f).div_ceil(max * 8);
+        comps.iter().map(|&(h, v)| blocks(header.width, h, hmax) * blocks(header.height, v, vmax) * 128).sum()
+    } else {
+        0
+    };
+    pixels * channels + coefficients
+}
+
 pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> Result<Picture> {
     let num = scale_numerator(header.width, header.height, min);
     guarded("JPEG", || {
@@ -111,42 +139,49 @@ pub fn estimate_quality(data: &[u8]) -> Option<u8> {
 
 /// The 64 entries of quantisation table 0 from the first DQT segment that holds it.
 fn luma_table(data: &[u8]) -> Option<[u32; 64]> {
-    let mut i = 2;
-    while i + 4 <= data.len() && data[i] == 0xFF {
-        let marker = data[i + 1];
-        if marker == 0xD8 || (0xD0..=0xD7).contains(&marker) || marker == 0x01 || marker == 0xFF {
-            i += if marker == 0xFF { 1 } else { 2 };
-            continue;
-        }
-        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
-        let seg = data.get(i + 4..i + 2 + len)?;
-        match marker {
-            0xDB => {
-                let mut j = 0;
-                while j < seg.len() {
-                    let (precision, id) = (seg[j] >> 4, seg[j] & 0x0F);
-                    let size = if precision == 0 { 64 } else { 128 };
-                    let values = seg.get(j + 1..j + 1 + size)?;
-                    if id == 0 {
-                        let mut t = [0u32; 64];
-                        for (k, v) in t.iter_mut().enumerate() {
-                            *v = if precision == 0 {
-                                values[k] as u32
-                            } else {
-                                u16::from_be_bytes([values[2 * k], values[2 * k + 1]]) as u32
-                            };
-                        }
-                        return Some(t);
-                    }
-                    j += 1 + size;
+    for (_, seg) in segments(data).filter(|(m, _)| *m == 0xDB) {
+        let mut j = 0;
+        while j < seg.len() {
+            let (precision, id) = (seg[j] >> 4, seg[j] & 0x0F);
+            let size = if precision == 0 { 64 } else { 128 };
+            let values = seg.get(j + 1..j + 1 + size)?;
+            if id == 0 {
+                let mut t = [0u32; 64];
+                for (k, v) in t.iter_mut().enumerate() {
+                    *v = if precision == 0 {
+                        values[k] as u32
+                    } else {
+                        u16::from_be_bytes([values[2 * k], values[2 * k + 1]]) as u32
+                    };
                 }
+                return Some(t);
             }
-            0xDA => return None,
-            _ => {}
+            j += 1 + size;
         }
-        i += 2 + len;
     }
     None
+}
+
+/// The marker segments before the first scan: (marker, payload after the length).
+fn segments(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut i = 2;
+    std::iter::from_fn(move || {
+        while i + 4 <= data.len() && data[i] == 0xFF {
+            let marker = data[i + 1];
+            if marker == 0xD8 || (0xD0..=0xD7).contains(&marker) || marker == 0x01 || marker == 0xFF {
+                i += if marker == 0xFF { 1 } else { 2 };
+                continue;
+            }
+            if marker == 0xDA {
+                return None;
+            }
+            let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+            let seg = data.get(i + 4..(i + 2 + len).max(i + 4))?;
+            i += 2 + len.max(2);
+            return Some((marker, seg));
+        }
+        None
+    })
 }
 
 #[cfg(test)]

@@ -140,10 +140,35 @@ pub struct DecodeOptions {
     pub auto_orient: bool,
 }
 
+impl DecodeOptions {
+    /// The size hint in stored orientation, the one decoders work in.
+    fn stored_hint(&self, header: &Header) -> Option<(u32, u32)> {
+        let swap = self.auto_orient && header.orientation >= 5;
+        self.min_size.map(|(w, h)| if swap { (h, w) } else { (w, h) })
+    }
+}
+
+/// What [`decode`] will allocate, from the header alone: the bitmap at the planned scale for
+/// every frame kept, plus a progressive JPEG's coefficient buffer.
+pub fn decoded_bytes(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<u64> {
+    let hint = opts.stored_hint(header);
+    let frames = if opts.all_frames { header.frames.max(1) as u64 } else { 1 };
+    let rgba = |w: u32, h: u32| w as u64 * h as u64 * 4 * frames;
+    Ok(match header.format {
+        Format::Jpeg => jpeg::decoded_bytes(data, header, hint),
+        Format::Webp => {
+            let (_, w, h) =
+                if header.frames > 1 { (1, header.width, header.height) } else { webp::scaled_size(header, hint) };
+            rgba(w, h)
+        }
+        Format::Gif | Format::Avif => rgba(header.width, header.height),
+        Format::Png | Format::Bmp | Format::Tiff => raster::decoded_bytes(data, header.format)?,
+    })
+}
+
 pub fn decode(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<Picture> {
     let orient = opts.auto_orient && header.orientation > 1;
-    // The hint is in displayed orientation; decoders work in stored orientation.
-    let hint = opts.min_size.map(|(w, h)| if orient && header.orientation >= 5 { (h, w) } else { (w, h) });
+    let hint = opts.stored_hint(header);
     let mut pic = match header.format {
         Format::Jpeg => jpeg::decode(data, header, hint)?,
         Format::Webp => webp::decode(data, header, hint, opts.all_frames)?,

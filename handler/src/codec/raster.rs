@@ -21,6 +21,13 @@ pub fn dimensions(data: &[u8], f: Format) -> Result<(u32, u32, u32)> {
     Ok((w, h, 1))
 }
 
+/// The bytes the decoded bitmap takes, from the header (16-bit and float samples count).
+pub fn decoded_bytes(data: &[u8], f: Format) -> Result<u64> {
+    use image::ImageDecoder;
+    let decoder = ImageReader::with_format(Cursor::new(data), image_format(f)).into_decoder();
+    Ok(decoder.map_err(|e| bad(f.name(), e))?.total_bytes())
+}
+
 pub fn decode(data: &[u8], f: Format) -> Result<Picture> {
     let mut reader = ImageReader::with_format(Cursor::new(data), image_format(f));
     // Pixel limits were checked from the header; this only stops runaway metadata.

@@ -38,16 +38,21 @@ fn frame_count(data: &[u8]) -> Result<u32> {
     }
 }
 
+/// Integer shrink that still covers `min`, and the decoded size; the resize step does the
+/// rest with Lanczos3.
+pub fn scaled_size(header: &Header, min: Option<(u32, u32)>) -> (u32, u32, u32) {
+    let (w, h) = (header.width, header.height);
+    let shrink = min.map_or(1, |(mw, mh)| (w / mw.max(1)).min(h / mh.max(1)).max(1));
+    (shrink, w.div_ceil(shrink), h.div_ceil(shrink))
+}
+
 pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>, all_frames: bool) -> Result<Picture> {
     if header.frames > 1 {
         return decode_animated(data, all_frames);
     }
     let f = features(data)?;
     let alpha = f.has_alpha != 0;
-    let (w, h) = (header.width, header.height);
-    // Integer shrink that still covers `min`; the resize step does the rest with Lanczos3.
-    let shrink = min.map_or(1, |(mw, mh)| (w / mw.max(1)).min(h / mh.max(1)).max(1));
-    let (ow, oh) = (w.div_ceil(shrink), h.div_ceil(shrink));
+    let (shrink, ow, oh) = scaled_size(header, min);
     let channels = if alpha { 4 } else { 3 };
     let stride = ow as usize * channels;
     let mut buf = vec![0u8; stride * oh as usize];
@@ -78,7 +83,7 @@ pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>, all_frames:
     };
     let mut pic = Picture::still(img.ok_or_else(|| bad("WebP", "short buffer"))?);
     if shrink > 1 {
-        pic.logical_size = Some((w, h));
+        pic.logical_size = Some((header.width, header.height));
     }
     Ok(pic)
 }

@@ -20,6 +20,10 @@ pub struct Limits {
     pub max_frames: u32,
     /// Largest width or height of an output image.
     pub max_output_side: u32,
+    /// Largest bitmap one request may build, in bytes: the decoded source (all frames kept,
+    /// with a progressive JPEG's coefficients) or any canvas a step makes. A step holds its
+    /// input and its output at once, so a request's working set stays under twice this.
+    pub max_image_bytes: u64,
     /// Wall-clock budget of one request's image work.
     pub timeout: Duration,
 }
@@ -32,6 +36,7 @@ impl Default for Limits {
             max_pixels: 250_000_000,
             max_frames: 1_000,
             max_output_side: 16_384,
+            max_image_bytes: 1 << 30,
             timeout: Duration::from_secs(25),
         }
     }
@@ -66,16 +71,48 @@ impl Limits {
         Ok(())
     }
 
-    pub fn check_output(&self, width: u32, height: u32) -> Result<()> {
-        if width > self.max_output_side || height > self.max_output_side {
+    /// Refuses to decode a source whose bitmap (estimated from its header) needs `bytes`.
+    pub fn check_decode(&self, bytes: u64) -> Result<()> {
+        if bytes > self.max_image_bytes {
             return Err(ProcessError::too_large(format!(
-                "output would be {width}x{height}; each side must be at most {}",
-                self.max_output_side
+                "decoding this source needs about {} MB; the limit is {} MB per image \
+                 (resize it on upload, or give the handler more memory)",
+                bytes.div_ceil(MB),
+                self.max_image_bytes / MB
             )));
         }
         Ok(())
     }
+
+    /// Refuses an image of `frames` × `width` × `height` before a step allocates it (or the
+    /// result before it is encoded): each side, and its bytes at 4 a pixel.
+    /// `what` names it in the message, e.g. "rotate: output".
+    pub fn check_canvas(&self, what: &str, width: u32, height: u32, frames: usize) -> Result<()> {
+        if width > self.max_output_side || height > self.max_output_side {
+            return Err(ProcessError::too_large(format!(
+                "{what} would be {width}x{height}; each side must be at most {}",
+                self.max_output_side
+            )));
+        }
+        let bytes = width as u64 * height as u64 * 4 * frames.max(1) as u64;
+        if bytes > self.max_image_bytes {
+            return Err(ProcessError::too_large(format!(
+                "{what} would be {width}x{height} ({} MB); the limit is {} MB per image",
+                bytes.div_ceil(MB),
+                self.max_image_bytes / MB
+            )));
+        }
+        Ok(())
+    }
+
+    /// The per-image budget for a handler with `memory` bytes running `jobs` images at
+    /// once, `reserved` of it kept for everything else (the binary, sources, the cache).
+    pub fn image_bytes_for_memory(memory: u64, reserved: u64, jobs: usize) -> u64 {
+        memory.saturating_sub(reserved) / (2 * jobs.max(1) as u64)
+    }
 }
+
+const MB: u64 = 1024 * 1024;
 
 /// Refuses a source of `len` bytes when over `max` (stores check before reading a body).
 pub fn check_source_len(len: u64, max: u64) -> Result<()> {
@@ -103,5 +140,17 @@ impl Deadline {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_budget_leaves_room_for_a_second_copy_per_job() {
+        assert_eq!(Limits::image_bytes_for_memory(1024 * MB, 128 * MB, 1), 448 * MB);
+        assert_eq!(Limits::image_bytes_for_memory(2048 * MB, 384 * MB, 2), 416 * MB);
+        assert_eq!(Limits::image_bytes_for_memory(64 * MB, 128 * MB, 4), 0);
     }
 }

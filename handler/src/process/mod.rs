@@ -28,6 +28,7 @@ pub use watermark::Watermark;
 
 use crate::codec::Format;
 use crate::error::Result;
+use crate::guard::Limits;
 use params::Params;
 
 /// One step of `x-oss-process`, with validated parameters.
@@ -87,7 +88,8 @@ pub const ACTIONS: &[(&str, ParseFn)] = &[
 /// corners) and the decoded watermark images fetched before processing started.
 pub struct StepContext<'a> {
     pub output_format: Format,
-    pub max_output_side: u32,
+    /// Steps that grow the canvas check the new size here before allocating it.
+    pub limits: &'a Limits,
     pub watermarks: &'a dyn Fn(&str) -> Option<Picture>,
 }
 
@@ -115,7 +117,7 @@ impl Action {
             Action::IndexCrop(a) => pic.try_map(|f| Ok(a.apply(f))),
             Action::Circle(a) => pic.try_map(|f| Ok(a.apply(f, ctx))),
             Action::RoundedCorners(a) => pic.try_map(|f| Ok(a.apply(f, ctx))),
-            Action::Rotate(a) => pic.try_map(|f| Ok(a.apply(f))),
+            Action::Rotate(a) => a.apply_all(pic, ctx),
             Action::Blur(a) => pic.try_map(|f| Ok(a.apply(f))),
             Action::Bright(a) => pic.try_map(|f| Ok(a.apply(f))),
             Action::Contrast(a) => pic.try_map(|f| Ok(a.apply(f))),

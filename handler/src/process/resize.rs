@@ -127,12 +127,7 @@ impl Resize {
             return Ok(());
         };
         for (w, h) in [g.scaled, g.canvas] {
-            if w > ctx.max_output_side || h > ctx.max_output_side {
-                return Err(ProcessError::too_large(format!(
-                    "resize: output would be {w}x{h}; each side must be at most {}",
-                    ctx.max_output_side
-                )));
-            }
+            ctx.limits.check_canvas("resize: output", w, h, pic.frames.len())?;
         }
         pic.try_map(|f| match self.mode {
             Mode::Fill => resample_cover(f, g.canvas.0, g.canvas.1),

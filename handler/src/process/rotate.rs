@@ -1,6 +1,6 @@
 //! `rotate,N`: clockwise by N degrees; the canvas grows to the bounding box, filled white.
 
-use super::{params::Params, Action};
+use super::{params::Params, Action, Picture, StepContext};
 use crate::error::Result;
 use image::{DynamicImage, Rgba, RgbaImage};
 
@@ -12,7 +12,14 @@ pub fn parse(p: &mut Params) -> Result<Action> {
 }
 
 impl Rotate {
-    pub fn apply(&self, img: DynamicImage) -> DynamicImage {
+    /// Checks the grown canvas against the limits before any frame is rotated.
+    pub fn apply_all(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        let (w, h) = bounding_box(pic.width(), pic.height(), self.0 as f64);
+        ctx.limits.check_canvas("rotate: output", w, h, pic.frames.len())?;
+        pic.try_map(|f| Ok(self.apply(f)))
+    }
+
+    fn apply(&self, img: DynamicImage) -> DynamicImage {
         match self.0 % 360 {
             0 => img,
             90 => img.rotate90(),
@@ -34,8 +41,7 @@ impl Rotate {
 pub fn rotate_any(src: &RgbaImage, deg: f64, bg: Rgba<u8>) -> RgbaImage {
     let (w, h) = (src.width() as f64, src.height() as f64);
     let (sin, cos) = deg.to_radians().sin_cos();
-    let out_w = (w * cos.abs() + h * sin.abs()).round().max(1.0) as u32;
-    let out_h = (w * sin.abs() + h * cos.abs()).round().max(1.0) as u32;
+    let (out_w, out_h) = bounding_box(src.width(), src.height(), deg);
     let mut out = RgbaImage::from_pixel(out_w, out_h, bg);
     let (ocx, ocy) = (out_w as f64 / 2.0, out_h as f64 / 2.0);
     let (icx, icy) = (w / 2.0, h / 2.0);
@@ -49,6 +55,14 @@ pub fn rotate_any(src: &RgbaImage, deg: f64, bg: Rgba<u8>) -> RgbaImage {
         }
     }
     out
+}
+
+/// The size of the canvas that holds a `w`×`h` image turned by `deg` degrees.
+fn bounding_box(w: u32, h: u32, deg: f64) -> (u32, u32) {
+    let (w, h) = (w as f64, h as f64);
+    let (sin, cos) = deg.to_radians().sin_cos();
+    let side = |a: f64, b: f64| (a + b).round().max(1.0) as u32;
+    (side(w * cos.abs(), h * sin.abs()), side(w * sin.abs(), h * cos.abs()))
 }
 
 /// Bilinear sample at (x, y); outside pixels count as `bg`, `None` when fully outside.
