@@ -167,6 +167,10 @@ impl Handler {
         if let Some(f) = negotiated {
             actions.push(Action::Format(f));
         }
+        // Admitted before the fetch, so sources held in memory are bounded too.
+        let capacity = self.options.workers.max(1) + self.options.queue_depth;
+        let _admitted = Admission::enter(&self.admitted, capacity)
+            .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))?;
         let source = store.get(&key, self.limits.max_source_bytes).await?;
         log.bytes_in = source.bytes.len();
         let etag = etag(&source, &process, negotiated);
@@ -196,17 +200,14 @@ impl Handler {
         Ok(self.ok(body, content_type, etag, source.last_modified))
     }
 
-    /// Runs the engine on the blocking pool: at most `workers` at once, `queue_depth` more
-    /// waiting, the rest refused with 503; the whole wait and work bounded by the deadline.
+    /// Runs the engine on the blocking pool, at most `workers` at once (the caller holds an
+    /// admission); the whole wait and work bounded by the deadline.
     async fn run_engine(
         &self,
         source: Bytes,
         actions: Vec<Action>,
         assets: HashMap<String, Bytes>,
     ) -> Result<Processed> {
-        let capacity = self.options.workers.max(1) + self.options.queue_depth;
-        let admitted = Admission::enter(&self.admitted, capacity)
-            .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))?;
         let limits = self.limits.clone();
         let work = async {
             let _permit = self.workers.acquire().await.map_err(|_| ProcessError::internal("shutting down"))?;
@@ -219,11 +220,9 @@ impl Handler {
             .await
             .map_err(|_| ProcessError::internal("the image could not be processed (internal error)"))?
         };
-        let result = tokio::time::timeout(self.options.deadline, work).await.unwrap_or_else(|_| {
+        tokio::time::timeout(self.options.deadline, work).await.unwrap_or_else(|_| {
             Err(ProcessError::new(503, "RequestTimeout", "image processing took longer than the configured limit"))
-        });
-        drop(admitted);
-        result
+        })
     }
 
     /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP.
