@@ -169,6 +169,17 @@ fn lambda_url_streams_behind_iam() {
     assert_eq!(f["Architectures"][0].as_str(), Some("arm64"));
 }
 
+/// The ECS handler is told its task's memory, which sizes its per-image budget.
+#[test]
+fn ecs_handler_knows_its_task_memory() {
+    let doc = parse(&render(CASES[4].1));
+    let task = &doc["Resources"]["TaskDefinition"]["Properties"];
+    assert_eq!(task["Memory"].as_str(), Some("4096"));
+    let env = task["ContainerDefinitions"][0]["Environment"].as_sequence().unwrap();
+    let memory = env.iter().find(|e| e["Name"].as_str() == Some("IMGH_MEMORY_MB")).expect("IMGH_MEMORY_MB is set");
+    assert_eq!(memory["Value"].as_str(), Some("4096"));
+}
+
 /// The handler's role reads only the listed buckets' objects (and the style table).
 #[test]
 fn iam_is_limited_to_the_listed_buckets() {

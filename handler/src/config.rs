@@ -34,7 +34,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_MAX_SIDE", "largest source side in px (default 30000)"),
     ("IMGH_MAX_PIXELS", "largest source pixel count x frames (default 250000000)"),
     ("IMGH_MAX_OUTPUT_SIDE", "largest output side in px (default 16384)"),
-    ("IMGH_MAX_IMAGE_MB", "largest bitmap one request may build (default: fits the memory limit)"),
+    ("IMGH_MEMORY_MB", "memory the handler may use (default: Lambda's memory size, else the cgroup limit)"),
+    ("IMGH_MAX_IMAGE_MB", "largest bitmap one request may build (default: sized from that memory)"),
     ("IMGH_MODE", "lambda or http (default: lambda when AWS_LAMBDA_RUNTIME_API is set)"),
     ("IMGH_LISTEN", "HTTP address (default 0.0.0.0:$PORT, PORT default 8080)"),
 ];
@@ -66,10 +67,12 @@ const MB: u64 = 1024 * 1024;
 /// Memory kept for everything but bitmaps: the runtime, fetched sources, responses.
 const RESERVED_MEMORY: u64 = 128 * MB;
 
-/// The memory this process may use: Lambda's configured size, else the cgroup (v2, then
-/// v1) limit of an ECS task or container, else unknown ("max", or v1's huge no-limit value).
+/// The memory this process may use: `IMGH_MEMORY_MB` (the ECS template sets the task's),
+/// Lambda's configured size, else the cgroup (v2, then v1) limit of a container, else
+/// unknown ("max", or v1's huge no-limit value).
 fn memory_limit() -> Option<u64> {
-    if let Some(mb) = var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse::<u64>().ok()) {
+    let mb = ["IMGH_MEMORY_MB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"].iter().find_map(|v| var(v)?.parse::<u64>().ok());
+    if let Some(mb) = mb {
         return Some(mb * MB);
     }
     ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
