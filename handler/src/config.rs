@@ -26,7 +26,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_ORIGIN_SECRET", "required value of the origin secret header (ALB origin)"),
     ("IMGH_SECRET_HEADER", "header carrying the origin secret (default x-imgh-origin-secret)"),
     ("IMGH_WORKERS", "concurrent image jobs (default: cores)"),
-    ("IMGH_QUEUE_DEPTH", "requests waiting for a worker before 503 (default 64)"),
+    ("IMGH_QUEUE_DEPTH", "requests waiting for a turn before 503 (default 256)"),
     ("IMGH_DEADLINE_MS", "per-request budget in ms (default 25000)"),
     ("IMGH_CACHE_MB", "in-memory result cache in MB (default 256 on ECS, 0 on Lambda)"),
     ("IMGH_CACHE_TTL_S", "result cache entry lifetime in seconds (default 3600)"),

@@ -28,7 +28,14 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Image jobs are gated by IMGH_WORKERS; the rest of the blocking pool serves file reads
+    // and DNS. Capped because every thread keeps its own allocator heap (~3 MB resident).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(32.max(4 * cores))
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("imgh-handler: cannot start the async runtime: {e}");

@@ -56,6 +56,8 @@ struct Cached {
     last_modified: Option<SystemTime>,
 }
 
+const FETCH_SLOTS_PER_WORKER: usize = 4;
+
 /// Everything requests share: stores by bucket, styles, limits, options, the worker pool.
 pub struct Handler {
     stores: HashMap<String, Arc<dyn Store>>,
@@ -63,7 +65,11 @@ pub struct Handler {
     limits: Limits,
     options: Options,
     workers: Semaphore,
-    /// Requests holding or waiting for a worker; past workers + queue depth → 503.
+    /// Requests that may hold a fetched source at once: a few per worker, so the next
+    /// sources are fetched while the workers are busy, and memory stays bounded.
+    fetching: Semaphore,
+    fetch_slots: usize,
+    /// Requests holding or waiting for a fetch slot; past fetch slots + queue depth → 503.
     admitted: AtomicUsize,
     cache: Option<moka::future::Cache<String, Arc<Cached>>>,
 }
@@ -77,6 +83,7 @@ impl Handler {
         options: Options,
     ) -> Self {
         limits.timeout = limits.timeout.min(options.deadline);
+        let fetch_slots = FETCH_SLOTS_PER_WORKER * options.workers.max(1);
         let cache = (options.cache_bytes > 0).then(|| {
             moka::future::Cache::builder()
                 .weigher(|_: &String, v: &Arc<Cached>| v.body.len().try_into().unwrap_or(u32::MAX))
@@ -89,6 +96,8 @@ impl Handler {
             styles,
             limits,
             workers: Semaphore::new(options.workers.max(1)),
+            fetching: Semaphore::new(fetch_slots),
+            fetch_slots,
             admitted: AtomicUsize::new(0),
             cache,
             options,
@@ -167,10 +176,12 @@ impl Handler {
         if let Some(f) = negotiated {
             actions.push(Action::Format(f));
         }
-        // Admitted before the fetch, so sources held in memory are bounded too.
-        let capacity = self.options.workers.max(1) + self.options.queue_depth;
+        let capacity = self.fetch_slots + self.options.queue_depth;
         let _admitted = Admission::enter(&self.admitted, capacity)
             .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))?;
+        let deadline = tokio::time::Instant::now() + self.options.deadline;
+        // Only requests holding a slot have their source in memory; the queue waits without.
+        let _slot = within(deadline, self.fetching.acquire()).await?.map_err(|_| shutting_down())?;
         let source = store.get(&key, self.limits.max_source_bytes).await?;
         log.bytes_in = source.bytes.len();
         let etag = etag(&source, &process, negotiated);
@@ -189,7 +200,8 @@ impl Handler {
             return Ok(self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified));
         }
         let assets = self.fetch_watermarks(store.as_ref(), &actions).await?;
-        let Processed { body, content_type, timings } = self.run_engine(source.bytes.clone(), actions, assets).await?;
+        let Processed { body, content_type, timings } =
+            self.run_engine(source.bytes.clone(), actions, assets, deadline).await?;
         log.timings = timings;
         let body = Bytes::from(body);
         if let Some(c) = &self.cache {
@@ -200,17 +212,18 @@ impl Handler {
         Ok(self.ok(body, content_type, etag, source.last_modified))
     }
 
-    /// Runs the engine on the blocking pool, at most `workers` at once (the caller holds an
-    /// admission); the whole wait and work bounded by the deadline.
+    /// Runs the engine on the blocking pool, at most `workers` at once; the wait and the
+    /// work end by `deadline`.
     async fn run_engine(
         &self,
         source: Bytes,
         actions: Vec<Action>,
         assets: HashMap<String, Bytes>,
+        deadline: tokio::time::Instant,
     ) -> Result<Processed> {
         let limits = self.limits.clone();
         let work = async {
-            let _permit = self.workers.acquire().await.map_err(|_| ProcessError::internal("shutting down"))?;
+            let _permit = self.workers.acquire().await.map_err(|_| shutting_down())?;
             tokio::task::spawn_blocking(move || {
                 engine::catch_panics(|| {
                     let lookup = |k: &str| assets.get(k).map(|b| b.as_ref());
@@ -220,9 +233,7 @@ impl Handler {
             .await
             .map_err(|_| ProcessError::internal("the image could not be processed (internal error)"))?
         };
-        tokio::time::timeout(self.options.deadline, work).await.unwrap_or_else(|_| {
-            Err(ProcessError::new(503, "RequestTimeout", "image processing took longer than the configured limit"))
-        })
+        within(deadline, work).await?
     }
 
     /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP.
@@ -323,6 +334,17 @@ impl Handler {
         }
         Reply { status: e.status, headers, body: e.to_xml().into() }
     }
+}
+
+/// `f`'s output, or 503 `RequestTimeout` when `deadline` passes first.
+async fn within<F: std::future::Future>(deadline: tokio::time::Instant, f: F) -> Result<F::Output> {
+    tokio::time::timeout_at(deadline, f)
+        .await
+        .map_err(|_| ProcessError::new(503, "RequestTimeout", "image processing took longer than the configured limit"))
+}
+
+fn shutting_down() -> ProcessError {
+    ProcessError::new(503, "SlowDown", "the image handler is shutting down")
 }
 
 /// A slot among the admitted requests, released on drop.

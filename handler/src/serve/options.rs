@@ -32,7 +32,7 @@ pub struct Options {
     pub bucket_header: String,
     /// Concurrent image jobs (default: the cores).
     pub workers: usize,
-    /// Requests allowed to wait for a worker before 503.
+    /// Requests allowed to wait (holding no source yet) before 503.
     pub queue_depth: usize,
     /// Budget for one request's wait and work; keep it below the front door's timeout.
     pub deadline: Duration,
@@ -54,7 +54,7 @@ impl Default for Options {
             secret_header: "x-imgh-origin-secret".into(),
             bucket_header: "x-imgh-bucket".into(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            queue_depth: 64,
+            queue_depth: 256,
             deadline: Duration::from_secs(25),
             cache_bytes: 0,
             cache_ttl: Duration::from_secs(3600),
