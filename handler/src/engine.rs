@@ -61,11 +61,10 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
     let animated = header.frames > 1 && format.animates();
     let min_size = plan_shrink(&steps, &header, out.auto_orient, animated, limits)?;
     let decode = DecodeOptions { min_size, all_frames: animated, auto_orient: out.auto_orient };
-    limits.check_decode(codec::decoded_bytes(source, &header, decode)?)?;
 
     let mut timings = Timings::default();
     let t = Instant::now();
-    let mut pic = codec::decode(source, &header, decode)?;
+    let mut pic = decode_within(source, &header, decode, limits)?;
     timings.decode_ms = ms_since(t);
     deadline.check()?;
     let t = Instant::now();
@@ -74,7 +73,7 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
         let bytes = assets(key)?;
         let h = codec::probe(bytes).ok()?;
         limits.check_header(&h).ok()?;
-        codec::decode(bytes, &h, DecodeOptions { auto_orient: true, ..Default::default() }).ok()
+        decode_within(bytes, &h, DecodeOptions { auto_orient: true, ..Default::default() }, limits).ok()
     };
     let ctx = StepContext { output_format: format, limits, watermarks: &decode_asset };
     for step in steps {
@@ -106,6 +105,12 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
     timings.encode_ms = ms_since(t);
     deadline.check()?;
     Ok(Processed { body, content_type: format.mime(), timings })
+}
+
+/// Decodes once the bitmap it would build (estimated from the header) fits the limits.
+fn decode_within(data: &[u8], header: &Header, opts: DecodeOptions, limits: &Limits) -> Result<Picture> {
+    limits.check_decode(codec::decoded_bytes(data, header, opts)?)?;
+    codec::decode(data, header, opts)
 }
 
 /// Shrink-on-load: when the first pixel step is a resize, decode no larger than it needs.

@@ -132,6 +132,12 @@ fn bitmaps_over_the_memory_limit_are_refused_before_they_are_allocated() {
     let deep = to_png(&DynamicImage::ImageRgba16(image::ImageBuffer::new(1000, 1000)));
     assert!(too_large(&deep, "image/resize,w_100", &limits(7)).contains("needs about 8 MB"));
     run_with(&deep, "image/resize,w_100", &limits(8)).unwrap();
+    // The same budget holds for a watermark image.
+    let marked = imgh_handler::process::parse("image/watermark,image_ZGVlcC5wbmc").unwrap();
+    let assets = |k: &str| (k == "deep.png").then_some(deep.as_slice());
+    let e = imgh_handler::engine::process(&tiny, &marked, &limits(7), &assets).unwrap_err();
+    assert!(e.message.contains("watermark: the image \"deep.png\""), "{}", e.message);
+    imgh_handler::engine::process(&tiny, &marked, &limits(8), &assets).unwrap();
 
     // JPEG is counted at its shrink-on-load scale (1/8 for 100 px wide), not at full size.
     let jpeg = sample("mountain.jpg"); // 1200x799
