@@ -65,11 +65,23 @@ pub fn run_expect(cmd: &mut Command, code: i32) -> Output {
         panic!(
             "{cmd:?}\nexpected exit {code}, got {:?}\n--- stdout\n{}\n--- stderr\n{}",
             out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            tail(&out.stdout),
+            tail(&out.stderr)
         );
     }
     out
+}
+
+/// The last lines of a stream: where the error is, after a build's long `Compiling` log
+/// (CI logs keep a failure's first lines and cut the rest).
+fn tail(stream: &[u8]) -> String {
+    const LINES: usize = 40;
+    let text = String::from_utf8_lossy(stream);
+    let lines: Vec<&str> = text.lines().collect();
+    match lines.len().checked_sub(LINES) {
+        Some(cut) if cut > 0 => format!("[… {cut} lines cut]\n{}", lines[cut..].join("\n")),
+        _ => text.into_owned(),
+    }
 }
 
 pub fn stdout(o: &Output) -> String {
