@@ -1,6 +1,7 @@
 //! The HTTP server mode (ECS) of the `imgh-handler` binary, run as a process: S3 and
 //! DynamoDB through moto, the 403 contract, bucket allow-list, key encodings, styles,
-//! signed URLs, auto-format, CORS, the origin secret, the busy queue and shutdown.
+//! signed URLs, auto-format, CORS, the origin secret, the result cache, the busy queue
+//! and shutdown.
 
 mod support;
 
@@ -213,4 +214,48 @@ fn sigterm_lets_in_flight_requests_finish() {
     assert_eq!(status, 200);
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
+}
+
+/// The result cache serves a repeated request after a conditional read (S3 answers 304
+/// with no body while the object is unchanged) and never a result of a replaced source.
+#[test]
+fn cached_results_are_revalidated_against_the_source() {
+    let Some(moto) = moto_url() else { return };
+    let b = bucket(&moto, "imgh-cache", &[("p.jpg", sample("mountain.jpg"))]);
+    let conf = rt().block_on(aws(&moto));
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+
+    // The store's conditional read, against S3's semantics.
+    let store = imgh_handler::store::S3Store::new(s3.clone(), &b);
+    rt().block_on(async {
+        use imgh_handler::store::Store;
+        let obj = store.get("p.jpg", u64::MAX).await.unwrap();
+        let etag = obj.etag.clone().expect("S3 objects have an ETag");
+        assert!(store.get_if_changed("p.jpg", &etag, u64::MAX).await.unwrap().is_none(), "unchanged → no body");
+        let other = store.get_if_changed("p.jpg", "\"0123\"", u64::MAX).await.unwrap().expect("changed → the object");
+        assert_eq!(other.bytes, obj.bytes);
+    });
+
+    let server = s3_server(&moto, &b, &[("IMGH_CACHE_MB", "16")]);
+    let url = format!("{}/p.jpg?x-oss-process=image/resize,w_100", server.base);
+    let first = get(&url);
+    let again = get(&url);
+    assert_eq!((first.status, again.status), (200, 200));
+    assert_eq!((first.image().width(), first.image().height()), (100, 67));
+    assert_eq!(first.body, again.body);
+    assert_eq!(first.header("etag"), again.header("etag"));
+    let logs = server.request_logs("/p.jpg", 2);
+    assert_eq!((logs[0]["fields"]["cache"].as_bool(), logs[1]["fields"]["cache"].as_bool()), (Some(false), Some(true)));
+    assert!(logs[0]["fields"]["bytes_in"].as_u64() > Some(0));
+    assert_eq!(logs[1]["fields"]["bytes_in"], 0, "a hit reads no source bytes");
+
+    // The source replaced by a portrait photograph: the next result is of the new one.
+    rt().block_on(async {
+        s3.put_object().bucket(&b).key("p.jpg").body(ByteStream::from(sample("friends.jpg"))).send().await.unwrap();
+    });
+    let replaced = get(&url);
+    assert_eq!((replaced.image().width(), replaced.image().height()), (100, 150));
+    assert_ne!(replaced.header("etag"), first.header("etag"));
+    let logs = server.request_logs("/p.jpg", 3);
+    assert_eq!(logs[2]["fields"]["cache"].as_bool(), Some(false));
 }

@@ -48,12 +48,14 @@ impl Reply {
     }
 }
 
-/// A processed result kept in the in-memory cache.
+/// A processed result kept in the in-memory cache, valid while its source's ETag is
+/// `source_etag`.
 struct Cached {
     body: Bytes,
     content_type: &'static str,
     etag: String,
     last_modified: Option<SystemTime>,
+    source_etag: String,
 }
 
 const FETCH_SLOTS_PER_WORKER: usize = 4;
@@ -182,34 +184,58 @@ impl Handler {
         let deadline = tokio::time::Instant::now() + self.options.deadline;
         // Only requests holding a slot have their source in memory; the queue waits without.
         let _slot = within(deadline, self.fetching.acquire()).await?.map_err(|_| shutting_down())?;
-        let source = store.get(&key, self.limits.max_source_bytes).await?;
-        log.bytes_in = source.bytes.len();
-        let etag = etag(&source, &process, negotiated);
-        let if_none_match = req.headers.get("if-none-match").and_then(|v| v.to_str().ok());
-        if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-            let mut reply = Reply { status: 304, headers: vec![("etag", etag)], body: Bytes::new() };
-            self.vary(&mut reply);
-            return Ok(reply);
-        }
-        let cache_key = format!("{}\n{key}\n{etag}", self.bucket_name(req.headers).unwrap_or_default());
-        if let Some(hit) = match &self.cache {
+        // A cached result is revalidated against the source's ETag: the store reads the
+        // source again only when it changed.
+        let cache_key =
+            format!("{}\n{key}\n{process}\n{negotiated:?}", self.bucket_name(req.headers).unwrap_or_default());
+        let hit = match &self.cache {
             Some(c) => c.get(&cache_key).await,
             None => None,
-        } {
+        };
+        let max = self.limits.max_source_bytes;
+        let source = match &hit {
+            Some(hit) => store.get_if_changed(&key, &hit.source_etag, max).await?,
+            None => Some(store.get(&key, max).await?),
+        };
+        let Some(source) = source else {
+            let hit = hit.expect("unchanged only when revalidating a hit");
             log.cache_hit = true;
-            return Ok(self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified));
+            return Ok(self
+                .not_modified(req.headers, &hit.etag)
+                .unwrap_or_else(|| self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified)));
+        };
+        log.bytes_in = source.bytes.len();
+        let etag = etag(&source, &process, negotiated);
+        if let Some(reply) = self.not_modified(req.headers, &etag) {
+            return Ok(reply);
         }
         let assets = self.fetch_watermarks(store.as_ref(), &actions).await?;
         let Processed { body, content_type, timings } =
             self.run_engine(source.bytes.clone(), actions, assets, deadline).await?;
         log.timings = timings;
         let body = Bytes::from(body);
-        if let Some(c) = &self.cache {
-            let cached =
-                Cached { body: body.clone(), content_type, etag: etag.clone(), last_modified: source.last_modified };
+        if let (Some(c), Some(source_etag)) = (&self.cache, source.etag) {
+            let cached = Cached {
+                body: body.clone(),
+                content_type,
+                etag: etag.clone(),
+                last_modified: source.last_modified,
+                source_etag,
+            };
             c.insert(cache_key, Arc::new(cached)).await;
         }
         Ok(self.ok(body, content_type, etag, source.last_modified))
+    }
+
+    /// 304 when the client already holds this result.
+    fn not_modified(&self, headers: &HeaderMap, etag: &str) -> Option<Reply> {
+        let if_none_match = headers.get("if-none-match").and_then(|v| v.to_str().ok())?;
+        if !if_none_match.split(',').any(|t| t.trim() == etag) {
+            return None;
+        }
+        let mut reply = Reply { status: 304, headers: vec![("etag", etag.to_string())], body: Bytes::new() };
+        self.vary(&mut reply);
+        Some(reply)
     }
 
     /// Runs the engine on the blocking pool, at most `workers` at once; the wait and the

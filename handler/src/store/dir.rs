@@ -1,8 +1,8 @@
 //! A local folder as a store, for `imgh serve`. Keys cannot leave the root: absolute
 //! keys, `..` and symlinks pointing outside are all "no such key".
 
-use super::{Object, Store, StoreFuture};
-use crate::error::ProcessError;
+use super::{ChangedFuture, Object, Store, StoreFuture};
+use crate::error::{ProcessError, Result};
 use crate::guard::check_source_len;
 use std::path::{Component, Path, PathBuf};
 
@@ -26,21 +26,30 @@ impl DirStore {
     }
 }
 
+impl DirStore {
+    /// Reads `key` unless its ETag (size and modification time) is `unless_etag`.
+    async fn read(&self, key: &str, unless_etag: Option<&str>, max_bytes: u64) -> Result<Option<Object>> {
+        let path = self.path_of(key).ok_or_else(|| ProcessError::no_such_key(key))?;
+        let meta = tokio::fs::metadata(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
+        let modified = meta.modified().ok();
+        let stamp = modified.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        let etag = format!("\"{:x}-{:x}\"", meta.len(), stamp);
+        if unless_etag == Some(etag.as_str()) {
+            return Ok(None);
+        }
+        check_source_len(meta.len(), max_bytes)?;
+        let bytes = tokio::fs::read(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
+        Ok(Some(Object { etag: Some(etag), last_modified: modified, bytes: bytes.into() }))
+    }
+}
+
 impl Store for DirStore {
     fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a> {
-        Box::pin(async move {
-            let path = self.path_of(key).ok_or_else(|| ProcessError::no_such_key(key))?;
-            let meta = tokio::fs::metadata(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
-            check_source_len(meta.len(), max_bytes)?;
-            let bytes = tokio::fs::read(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
-            let modified = meta.modified().ok();
-            let stamp = modified.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-            Ok(Object {
-                etag: Some(format!("\"{:x}-{:x}\"", meta.len(), stamp)),
-                last_modified: modified,
-                bytes: bytes.into(),
-            })
-        })
+        Box::pin(async move { Ok(self.read(key, None, max_bytes).await?.expect("an unconditional read")) })
+    }
+
+    fn get_if_changed<'a>(&'a self, key: &'a str, etag: &'a str, max_bytes: u64) -> ChangedFuture<'a> {
+        Box::pin(self.read(key, Some(etag), max_bytes))
     }
 }
 
@@ -61,6 +70,20 @@ mod tests {
         for bad in ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", "link", "", "sub", "./sub/a.jpg"] {
             assert!(s.path_of(bad).is_none(), "{bad} escaped");
         }
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_conditional_read_skips_an_unchanged_file() {
+        let tmp = std::env::temp_dir().join(format!("imgh-dir-etag-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("a.jpg"), b"one").unwrap();
+        let s = DirStore::new(&tmp).unwrap();
+        let etag = s.get("a.jpg", 100).await.unwrap().etag.unwrap();
+        assert!(s.get_if_changed("a.jpg", &etag, 100).await.unwrap().is_none());
+        std::fs::write(tmp.join("a.jpg"), b"three").unwrap();
+        let changed = s.get_if_changed("a.jpg", &etag, 100).await.unwrap().expect("a changed file is read");
+        assert_eq!(&changed.bytes[..], b"three");
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

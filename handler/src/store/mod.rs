@@ -23,8 +23,19 @@ pub struct Object {
 }
 
 pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<Object>> + Send + 'a>>;
+pub type ChangedFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Object>>> + Send + 'a>>;
 
 pub trait Store: Send + Sync {
     /// Fetches `key`; objects over `max_bytes` are refused without reading them whole.
     fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a>;
+
+    /// Fetches `key` only if its ETag is no longer `etag`; `None` when it still is. A cached
+    /// result is then served without reading the source again. Stores that cannot ask
+    /// conditionally read the object and compare.
+    fn get_if_changed<'a>(&'a self, key: &'a str, etag: &'a str, max_bytes: u64) -> ChangedFuture<'a> {
+        Box::pin(async move {
+            let obj = self.get(key, max_bytes).await?;
+            Ok((obj.etag.as_deref() != Some(etag)).then_some(obj))
+        })
+    }
 }

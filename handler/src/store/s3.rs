@@ -1,8 +1,9 @@
 //! S3 as a store: GetObject with a byte cap checked from Content-Length before the body
-//! is read, and the object's ETag / Last-Modified passed through.
+//! is read, and the object's ETag / Last-Modified passed through. A cached result is
+//! revalidated with If-None-Match, so S3 sends the body only when the object changed.
 
-use super::{Object, Store, StoreFuture};
-use crate::error::ProcessError;
+use super::{ChangedFuture, Object, Store, StoreFuture};
+use crate::error::{ProcessError, Result};
 use crate::guard::check_source_len;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::Client;
@@ -18,11 +19,15 @@ impl S3Store {
     }
 }
 
-impl Store for S3Store {
-    fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a> {
-        Box::pin(async move {
-            let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
-                match e.as_service_error() {
+impl S3Store {
+    /// GetObject, conditional on `if_none_match`: `None` when S3 answers 304 Not Modified.
+    async fn fetch(&self, key: &str, if_none_match: Option<&str>, max_bytes: u64) -> Result<Option<Object>> {
+        let request = self.client.get_object().bucket(&self.bucket).key(key);
+        let out = match request.set_if_none_match(if_none_match.map(str::to_string)).send().await {
+            Ok(out) => out,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => return Ok(None),
+            Err(e) => {
+                return Err(match e.as_service_error() {
                     Some(GetObjectError::NoSuchKey(_)) => ProcessError::no_such_key(key),
                     // Without s3:ListBucket, S3 answers a missing key with 403.
                     _ if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) => {
@@ -30,21 +35,33 @@ impl Store for S3Store {
                     }
                     _ => {
                         tracing::error!(bucket = %self.bucket, key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "GetObject failed");
-                        ProcessError::new(502, "SourceUnavailable", "the source object could not be read")
+                        unavailable()
                     }
-                }
-            })?;
-            check_source_len(out.content_length().unwrap_or(0).max(0) as u64, max_bytes)?;
-            let etag = out.e_tag().map(str::to_string);
-            let last_modified = out.last_modified().and_then(|t| std::time::SystemTime::try_from(*t).ok());
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|_| ProcessError::new(502, "SourceUnavailable", "the source object could not be read"))?
-                .into_bytes();
-            check_source_len(bytes.len() as u64, max_bytes)?;
-            Ok(Object { bytes, etag, last_modified })
+                });
+            }
+        };
+        check_source_len(out.content_length().unwrap_or(0).max(0) as u64, max_bytes)?;
+        let etag = out.e_tag().map(str::to_string);
+        let last_modified = out.last_modified().and_then(|t| std::time::SystemTime::try_from(*t).ok());
+        let bytes = out.body.collect().await.map_err(|_| unavailable())?.into_bytes();
+        check_source_len(bytes.len() as u64, max_bytes)?;
+        Ok(Some(Object { bytes, etag, last_modified }))
+    }
+}
+
+fn unavailable() -> ProcessError {
+    ProcessError::new(502, "SourceUnavailable", "the source object could not be read")
+}
+
+impl Store for S3Store {
+    fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a> {
+        Box::pin(async move {
+            // Unconditional, so never a 304; treated as unreadable if it ever were.
+            self.fetch(key, None, max_bytes).await?.ok_or_else(unavailable)
         })
+    }
+
+    fn get_if_changed<'a>(&'a self, key: &'a str, etag: &'a str, max_bytes: u64) -> ChangedFuture<'a> {
+        Box::pin(self.fetch(key, Some(etag), max_bytes))
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// The moto server's URL from `tests/run.sh`, or `None` (the test then skips) — unless
 /// `IMGH_TEST_REQUIRE_ALL` is set, where a missing emulator fails the test.
@@ -28,6 +29,30 @@ pub fn samples_dir() -> String {
 pub struct Proc {
     pub child: Child,
     pub base: String,
+    /// The JSON log lines the process wrote after it started listening.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// The first `count` request log lines for `path`, waiting briefly for them: a line is
+    /// written as its reply goes out.
+    pub fn request_logs(&self, path: &str, count: usize) -> Vec<serde_json::Value> {
+        for _ in 0..100 {
+            let lines: Vec<serde_json::Value> = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|v| v["fields"]["message"] == "request" && v["fields"]["path"] == path)
+                .collect();
+            if lines.len() >= count {
+                return lines.into_iter().take(count).collect();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("fewer than {count} request log lines for {path}: {:?}", self.log.lock().unwrap());
+    }
 }
 
 impl Drop for Proc {
@@ -63,8 +88,10 @@ pub fn start_server(env: &[(&str, &str)]) -> Proc {
             break v["fields"]["port"].as_u64().expect("port field");
         }
     };
-    std::thread::spawn(move || lines.for_each(drop));
-    Proc { child, base: format!("http://127.0.0.1:{port}") }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || lines.map_while(|l| l.ok()).for_each(|l| sink.lock().unwrap().push(l)));
+    Proc { child, base: format!("http://127.0.0.1:{port}"), log }
 }
 
 pub struct Got {
