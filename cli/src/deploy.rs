@@ -183,11 +183,9 @@ pub async fn artifact_bucket(aws: &Aws) -> Result<String> {
         // Another imgh (a parallel pipeline) created it first: configure it all the same.
         Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
         Err(e) => {
-            return Err(anyhow::anyhow!(sdk_message(&e))).with_context(|| {
-                format!(
-                "cannot create the artifact bucket {name}; set `artifact_bucket` in imgh.toml to use an existing one"
-            )
-            })
+            let hint = "set `artifact_bucket` in imgh.toml to use an existing one";
+            return Err(anyhow::anyhow!(sdk_message(&e)))
+                .with_context(|| format!("cannot create the artifact bucket {name}; {hint}"));
         }
     }
     let block = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()

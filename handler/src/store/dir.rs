@@ -24,9 +24,7 @@ impl DirStore {
         let path = self.root.join(rel).canonicalize().ok()?;
         (path.starts_with(&self.root) && path.is_file()).then_some(path)
     }
-}
 
-impl DirStore {
     /// Reads `key` unless its ETag (size and modification time) is `unless_etag`.
     async fn read(&self, key: &str, unless_etag: Option<&str>, max_bytes: u64) -> Result<Option<Object>> {
         let path = self.path_of(key).ok_or_else(|| ProcessError::no_such_key(key))?;

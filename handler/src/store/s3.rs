@@ -17,9 +17,7 @@ impl S3Store {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self { client, bucket: bucket.into() }
     }
-}
 
-impl S3Store {
     /// GetObject, conditional on `if_none_match`: `None` when S3 answers 304 Not Modified.
     async fn fetch(&self, key: &str, if_none_match: Option<&str>, max_bytes: u64) -> Result<Option<Object>> {
         let request = self.client.get_object().bucket(&self.bucket).key(key);
