@@ -70,7 +70,6 @@ pub struct Handler {
     /// Requests that may hold a fetched source at once: a few per worker, so the next
     /// sources are fetched while the workers are busy, and memory stays bounded.
     fetching: Semaphore,
-    fetch_slots: usize,
     /// Requests holding or waiting for a fetch slot; past fetch slots + queue depth → 503.
     admitted: AtomicUsize,
     cache: Option<moka::future::Cache<String, Arc<Cached>>>,
@@ -82,10 +81,10 @@ impl Handler {
         stores: HashMap<String, Arc<dyn Store>>,
         styles: Arc<dyn StyleSource>,
         mut limits: Limits,
-        options: Options,
+        mut options: Options,
     ) -> Self {
         limits.timeout = limits.timeout.min(options.deadline);
-        let fetch_slots = FETCH_SLOTS_PER_WORKER * options.workers.max(1);
+        options.workers = options.workers.max(1);
         let cache = (options.cache_bytes > 0).then(|| {
             moka::future::Cache::builder()
                 .weigher(|_: &String, v: &Arc<Cached>| v.body.len().try_into().unwrap_or(u32::MAX))
@@ -97,9 +96,8 @@ impl Handler {
             stores,
             styles,
             limits,
-            workers: Semaphore::new(options.workers.max(1)),
-            fetching: Semaphore::new(fetch_slots),
-            fetch_slots,
+            workers: Semaphore::new(options.workers),
+            fetching: Semaphore::new(FETCH_SLOTS_PER_WORKER * options.workers),
             admitted: AtomicUsize::new(0),
             cache,
             options,
@@ -178,7 +176,7 @@ impl Handler {
         if let Some(f) = negotiated {
             actions.push(Action::Format(f));
         }
-        let capacity = self.fetch_slots + self.options.queue_depth;
+        let capacity = FETCH_SLOTS_PER_WORKER * self.options.workers + self.options.queue_depth;
         let _admitted = Admission::enter(&self.admitted, capacity)
             .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))?;
         let deadline = tokio::time::Instant::now() + self.options.deadline;
@@ -194,15 +192,16 @@ impl Handler {
         };
         let max = self.limits.max_source_bytes;
         let source = match &hit {
-            Some(hit) => store.get_if_changed(&key, &hit.source_etag, max).await?,
-            None => Some(store.get(&key, max).await?),
-        };
-        let Some(source) = source else {
-            let hit = hit.expect("unchanged only when revalidating a hit");
-            log.cache_hit = true;
-            return Ok(self
-                .not_modified(req.headers, &hit.etag)
-                .unwrap_or_else(|| self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified)));
+            Some(hit) => match store.get_if_changed(&key, &hit.source_etag, max).await? {
+                Some(changed) => changed,
+                None => {
+                    log.cache_hit = true;
+                    return Ok(self.not_modified(req.headers, &hit.etag).unwrap_or_else(|| {
+                        self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified)
+                    }));
+                }
+            },
+            None => store.get(&key, max).await?,
         };
         log.bytes_in = source.bytes.len();
         let etag = etag(&source, &process, negotiated);
