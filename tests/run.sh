@@ -19,6 +19,7 @@ done
 
 export IMGH_TEST_MOTO_URL="http://127.0.0.1:$port"
 export IMGH_TEST_CFN_LINT="$root/.venv/bin/cfn-lint"
+export IMGH_TEST_CHECKOV="$root/.venv/bin/checkov"
 export IMGH_TEST_REGISTRY=/usr/bin/docker-registry
 export IMGH_TEST_QEMU_AARCH64=/usr/bin/qemu-aarch64-static
 # zig for cargo-zigbuild (imgh build), from the ziglang wheel in .venv.

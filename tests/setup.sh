@@ -11,8 +11,9 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # nasm: the SIMD code of the vendored JPEG codec and of rav1e (AVIF); curl for probes.
 apt_pkgs=(nasm curl)
 # The build tests: a local OCI registry, skopeo to inspect what was pushed, htpasswd for its
-# Basic auth, file(1) to check the handler binary is static, qemu to run the arm64 one.
-[ "${1:-}" = "--build-only" ] || apt_pkgs+=(docker-registry skopeo apache2-utils file qemu-user-static)
+# Basic auth, file(1) to check the handler binary is static, qemu to run the arm64 one;
+# node runs the CloudFront router function the templates carry.
+[ "${1:-}" = "--build-only" ] || apt_pkgs+=(docker-registry skopeo apache2-utils file qemu-user-static nodejs)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -22,9 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ "${1:-}" = "--build-only" ] && exit 0
 
-# Python tools: moto (AWS emulator) and cfn-lint (template checker).
-if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ tests/requirements.txt -nt .venv/.installed ]; then
-  echo "setup: installing moto[server] and cfn-lint into .venv"
+# Python tools: moto (AWS emulator), cfn-lint and checkov (template checkers).
+if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv/bin/checkov ] || [ tests/requirements.txt -nt .venv/.installed ]; then
+  echo "setup: installing moto[server], cfn-lint and checkov into .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip >/dev/null
   .venv/bin/pip install -q -r tests/requirements.txt

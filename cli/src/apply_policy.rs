@@ -1,7 +1,9 @@
-//! `imgh policy` and `imgh apply-policy`: the S3 side of bucket policies. Reads the
-//! bucket's policy, merges our statement (see `policy.rs`), shows the difference, writes a
-//! backup, puts the new policy and reads it back to verify. `--restore FILE` puts a backup
-//! back. Also used by `destroy` to take our statement out again.
+//! `imgh policy` and `imgh apply-policy`: the resource policies that let the stack's
+//! distributions read their sources. Each bucket's policy gets our OAC statement; with
+//! `--kms-key`, the key's policy gets a statement letting CloudFront decrypt for those
+//! distributions. Both go the same way: read, merge by `Sid` (see `policy.rs`), show the
+//! difference, write a backup, put, read back to verify. `--restore FILE` puts a backup
+//! back. Also used by `destroy` to take our statements out again.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,39 +15,128 @@ use crate::aws::{sdk_message, Aws};
 use crate::stack::{self, ServedBucket};
 use crate::{deploy, policy};
 
-/// The buckets of the stack with a distribution, optionally filtered.
-async fn targets(aws: &Aws, stack_name: &str, only: &[String]) -> Result<Vec<(ServedBucket, String)>> {
+/// A resource policy imgh merges its statement into.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Bucket(String),
+    /// A KMS key (ARN), whose policy is named `default`.
+    Key(String),
+}
+
+impl Target {
+    fn describe(&self) -> String {
+        match self {
+            Target::Bucket(b) => format!("bucket {b}"),
+            Target::Key(k) => format!("KMS key {k}"),
+        }
+    }
+
+    /// How the target is named in a backup file: the field and its value.
+    fn backup_field(&self) -> (&'static str, &str) {
+        match self {
+            Target::Bucket(b) => ("bucket", b),
+            Target::Key(k) => ("kms_key", k),
+        }
+    }
+
+    /// The policy text, or None when there is none (buckets only: a key always has one).
+    async fn get(&self, aws: &Aws) -> Result<Option<String>> {
+        match self {
+            Target::Bucket(b) => get_bucket_policy(aws, b).await,
+            Target::Key(k) => {
+                let out = aws.kms.get_key_policy().key_id(k).policy_name("default").send().await.map_err(|e| anyhow::anyhow!(sdk_message(&e))).with_context(|| {
+                    format!("cannot read the policy of KMS key {k}: check that it exists in this region and that you may call kms:GetKeyPolicy on it")
+                })?;
+                Ok(out.policy().map(str::to_string))
+            }
+        }
+    }
+
+    /// Puts `text`, or deletes the policy (`None`, buckets only).
+    async fn put(&self, aws: &Aws, text: Option<&str>) -> Result<()> {
+        let res = match (self, text) {
+            (Target::Bucket(b), Some(t)) => {
+                aws.s3.put_bucket_policy().bucket(b).policy(t).send().await.map(|_| ()).map_err(|e| sdk_message(&e))
+            }
+            (Target::Bucket(b), None) => {
+                aws.s3.delete_bucket_policy().bucket(b).send().await.map(|_| ()).map_err(|e| sdk_message(&e))
+            }
+            (Target::Key(k), Some(t)) => aws
+                .kms
+                .put_key_policy()
+                .key_id(k)
+                .policy_name("default")
+                .policy(t)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_message(&e)),
+            (Target::Key(k), None) => {
+                bail!("refusing to leave KMS key {k} without a policy: a key policy cannot be deleted, only replaced")
+            }
+        };
+        res.map_err(|m| anyhow::anyhow!(m)).with_context(|| match self {
+            Target::Bucket(b) => {
+                format!("cannot write the policy of bucket {b} (s3:PutBucketPolicy / s3:DeleteBucketPolicy)")
+            }
+            Target::Key(k) => format!("cannot write the policy of KMS key {k} (kms:PutKeyPolicy)"),
+        })
+    }
+}
+
+/// Every target of the stack with our statement for it: the buckets (all, or those named
+/// by `--bucket`), then the KMS key when the stack has one. The key statement always names
+/// every distribution of the stack, since one statement serves them all.
+async fn plan(aws: &Aws, stack_name: &str, only: &[String]) -> Result<Vec<(Target, Value)>> {
     let st = stack::require(aws, stack_name).await?;
     let out = stack::outputs(&st);
     let all = stack::buckets(&out);
     if all.is_empty() {
         bail!("stack {stack_name} has no BucketN outputs: is it an imgh stack, and is its deployment complete (imgh status)?");
     }
-    let mut list = vec![];
-    for b in stack::select(all, only, stack_name)? {
-        let arn = b.dist_arn.clone().with_context(|| {
+    let arn_of = |b: &ServedBucket| {
+        b.dist_arn.clone().with_context(|| {
             format!(
                 "stack {stack_name} has no DistArn{} output for bucket {}: re-deploy it with this version of imgh",
                 b.index, b.name
             )
-        })?;
-        list.push((b, arn));
+        })
+    };
+    let sid = policy::sid(stack_name);
+    let mut list = vec![];
+    for b in stack::select(all.clone(), only, stack_name)? {
+        let arn = arn_of(&b)?;
+        let partition = arn.split(':').nth(1).unwrap_or("aws");
+        list.push((Target::Bucket(b.name.clone()), policy::statement(&sid, partition, &b.name, &arn)));
+    }
+    if let Some(key) = out.get("KmsKey") {
+        let arns = all.iter().map(arn_of).collect::<Result<Vec<_>>>()?;
+        list.push((Target::Key(key.clone()), policy::kms_statement(&policy::kms_sid(stack_name), &arns)));
     }
     Ok(list)
 }
 
-/// `imgh policy`: the policy document for each bucket.
+/// `imgh policy`: each bucket's policy document and, with a KMS key, the statement to merge
+/// into its key policy (only the statement: a key policy holding nothing else would lock
+/// the account out of the key). `--json`: one object keyed by bucket name or key ARN.
 pub async fn print(aws: &Aws, stack_name: &str, only: &[String], json: bool) -> Result<()> {
-    let sid = policy::sid(stack_name);
     let mut all = serde_json::Map::new();
-    for (b, arn) in targets(aws, stack_name, only).await? {
-        let doc = policy::document(&sid, &b.name, &arn);
+    for (target, stmt) in plan(aws, stack_name, only).await? {
+        let (label, value) = match &target {
+            Target::Bucket(b) => (b.clone(), json!({ "Version": "2012-10-17", "Statement": [stmt] })),
+            Target::Key(k) => (k.clone(), stmt),
+        };
         if json {
-            all.insert(b.name.clone(), doc);
-        } else {
-            eprintln!("# bucket {}", b.name);
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            all.insert(label, value);
+            continue;
         }
+        match &target {
+            Target::Bucket(b) => eprintln!("# bucket {b}"),
+            Target::Key(k) => {
+                eprintln!("# KMS key {k}: add this statement to the key policy (imgh apply-policy merges it)")
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&Value::Object(all))?);
@@ -54,7 +145,7 @@ pub async fn print(aws: &Aws, stack_name: &str, only: &[String], json: bool) -> 
 }
 
 /// The bucket's policy text, or None when it has none.
-pub async fn get_policy(aws: &Aws, bucket: &str) -> Result<Option<String>> {
+pub async fn get_bucket_policy(aws: &Aws, bucket: &str) -> Result<Option<String>> {
     match aws.s3.get_bucket_policy().bucket(bucket).send().await {
         Ok(o) => Ok(o.policy().map(str::to_string)),
         Err(e) => {
@@ -70,24 +161,15 @@ pub async fn get_policy(aws: &Aws, bucket: &str) -> Result<Option<String>> {
     }
 }
 
-async fn put_policy(aws: &Aws, bucket: &str, text: Option<&str>) -> Result<()> {
-    let res = match text {
-        Some(t) => {
-            aws.s3.put_bucket_policy().bucket(bucket).policy(t).send().await.map(|_| ()).map_err(|e| sdk_message(&e))
-        }
-        None => aws.s3.delete_bucket_policy().bucket(bucket).send().await.map(|_| ()).map_err(|e| sdk_message(&e)),
-    };
-    res.map_err(|m| anyhow::anyhow!(m)).with_context(|| {
-        format!("cannot write the policy of bucket {bucket} (s3:PutBucketPolicy / s3:DeleteBucketPolicy)")
-    })
-}
-
 /// Writes the policy as it was before a change; returns the file's path.
-fn backup(dir: &Path, bucket: &str, previous: Option<&str>) -> Result<PathBuf> {
+fn backup(dir: &Path, target: &Target, previous: Option<&str>) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let path = dir.join(format!("{bucket}-{now}.json"));
-    let body = json!({ "bucket": bucket, "taken_at_unix_ms": now, "policy": previous });
+    let (field, name) = target.backup_field();
+    let file_stem: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    let path = dir.join(format!("{file_stem}-{now}.json"));
+    let body = json!({ field: name, "taken_at_unix_ms": now, "policy": previous });
     std::fs::write(&path, serde_json::to_string_pretty(&body)?)
         .with_context(|| format!("cannot write the backup {}", path.display()))?;
     Ok(path)
@@ -132,41 +214,36 @@ pub struct ApplyOptions {
 
 /// `imgh apply-policy`.
 pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOptions) -> Result<()> {
-    let sid = policy::sid(stack_name);
     let mut report = vec![];
-    for (b, arn) in targets(aws, stack_name, only).await? {
-        let ours = policy::statement(&sid, arn.split(':').nth(1).unwrap_or("aws"), &b.name, &arn);
-        let before_text = get_policy(aws, &b.name).await?;
-        let before = policy::parse(before_text.as_deref())
-            .with_context(|| format!("bucket {}: fix or remove its policy first", b.name))?;
+    for (target, ours) in plan(aws, stack_name, only).await? {
+        let what = target.describe();
+        let (field, name) = target.backup_field();
+        let sid = ours["Sid"].as_str().unwrap_or_default().to_string();
+        let before_text = target.get(aws).await?;
+        let before = policy::parse(before_text.as_deref()).with_context(|| format!("{what}: fix its policy first"))?;
         let merged = policy::merge(&before, &ours)?;
         if !merged.changed {
-            eprintln!("Bucket {}: policy already holds statement {sid}; nothing to do.", b.name);
-            report.push(json!({"bucket": b.name, "changed": false}));
+            eprintln!("{what}: policy already holds statement {sid}; nothing to do.");
+            report.push(json!({field: name, "changed": false}));
             continue;
         }
-        eprintln!(
-            "Bucket {}: {} statement {sid}",
-            b.name,
-            if merged.previous.is_some() { "replacing" } else { "adding" }
-        );
+        eprintln!("{what}: {} statement {sid}", if merged.previous.is_some() { "replacing" } else { "adding" });
         let old_pretty = match &before_text {
             Some(_) => serde_json::to_string_pretty(&before)?,
             None => String::new(),
         };
         eprint!("{}", diff(&old_pretty, &serde_json::to_string_pretty(&merged.policy)?));
         if o.dry_run {
-            report.push(json!({"bucket": b.name, "changed": true, "dry_run": true}));
+            report.push(json!({field: name, "changed": true, "dry_run": true}));
             continue;
         }
-        deploy::confirm(&format!("Put this policy on bucket {}?", b.name), o.yes)?;
-        let path = backup(&o.backup_dir, &b.name, before_text.as_deref())?;
+        deploy::confirm(&format!("Put this policy on {what}?"), o.yes)?;
+        let path = backup(&o.backup_dir, &target, before_text.as_deref())?;
         eprintln!("Backup of the previous policy: {}  (imgh apply-policy --restore {0})", path.display());
-        let new_text = serde_json::to_string(&merged.policy)?;
-        put_policy(aws, &b.name, Some(&new_text)).await?;
-        verify(aws, &b.name, &merged.policy, &before, &sid).await?;
-        eprintln!("Bucket {}: policy updated and verified.", b.name);
-        report.push(json!({"bucket": b.name, "changed": true, "backup": path}));
+        target.put(aws, Some(&serde_json::to_string(&merged.policy)?)).await?;
+        verify(aws, &target, &merged.policy, &before, &sid).await?;
+        eprintln!("{what}: policy updated and verified.");
+        report.push(json!({field: name, "changed": true, "backup": path}));
     }
     if o.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -175,74 +252,91 @@ pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOption
 }
 
 /// Reads the policy back: ours must be there, every other statement exactly as before.
-async fn verify(aws: &Aws, bucket: &str, expected: &Value, before: &Value, sid: &str) -> Result<()> {
-    let text = get_policy(aws, bucket).await?;
-    let now = policy::parse(text.as_deref())?;
+async fn verify(aws: &Aws, target: &Target, expected: &Value, before: &Value, sid: &str) -> Result<()> {
+    let what = target.describe();
+    let now = policy::parse(target.get(aws).await?.as_deref())?;
     if policy::find(&now, sid).is_none() || policy::find(&now, sid) != policy::find(expected, sid) {
-        bail!("bucket {bucket}: the policy read back does not hold our statement as written; check it with `aws s3api get-bucket-policy --bucket {bucket}`");
+        bail!("{what}: the policy read back does not hold our statement as written; check it, and restore the backup with `imgh apply-policy --restore FILE` if needed");
     }
     if policy::others(&now, sid) != policy::others(before, sid) {
-        bail!("bucket {bucket}: other statements differ after the update; restore the backup with `imgh apply-policy --restore FILE`");
+        bail!("{what}: other statements differ after the update; restore the backup with `imgh apply-policy --restore FILE`");
     }
     Ok(())
 }
 
-/// `imgh apply-policy --restore FILE`: puts a backup back (or deletes the policy when the
-/// bucket had none), then verifies.
+/// `imgh apply-policy --restore FILE`: puts a backup back (or deletes the bucket policy when
+/// the bucket had none), then verifies.
 pub async fn restore(aws: &Aws, file: &Path, yes: bool) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read backup {}", file.display()))?;
     let v: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not an imgh policy backup (JSON)", file.display()))?;
-    let bucket = v["bucket"]
-        .as_str()
-        .with_context(|| format!("{} is not an imgh policy backup: no `bucket` field", file.display()))?;
+    let target = match (v["bucket"].as_str(), v["kms_key"].as_str()) {
+        (Some(b), None) => Target::Bucket(b.to_string()),
+        (None, Some(k)) => Target::Key(k.to_string()),
+        _ => bail!("{} is not an imgh policy backup: it names neither a `bucket` nor a `kms_key`", file.display()),
+    };
+    let what = target.describe();
     let policy = match &v["policy"] {
         Value::Null => None,
         Value::String(s) => Some(s.as_str()),
         _ => bail!("{} is not an imgh policy backup: `policy` must be a string or null", file.display()),
     };
     eprintln!(
-        "Restoring bucket {bucket} to {}",
+        "Restoring {what} to {}",
         if policy.is_some() { "the backed-up policy" } else { "no policy (it had none)" }
     );
-    deploy::confirm(&format!("Replace the current policy of {bucket}?"), yes)?;
-    put_policy(aws, bucket, policy).await?;
-    let now = get_policy(aws, bucket).await?;
+    deploy::confirm(&format!("Replace the current policy of {what}?"), yes)?;
+    target.put(aws, policy).await?;
+    let now = target.get(aws).await?;
     let same = match (policy, now.as_deref()) {
         (None, None) => true,
         (Some(a), Some(b)) => serde_json::from_str::<Value>(a).ok() == serde_json::from_str::<Value>(b).ok(),
         _ => false,
     };
     if !same {
-        bail!("bucket {bucket}: the policy read back differs from the backup; check it with `aws s3api get-bucket-policy --bucket {bucket}`");
+        bail!("{what}: the policy read back differs from the backup; check it in the console or with the AWS CLI");
     }
-    eprintln!("Bucket {bucket}: restored and verified.");
+    eprintln!("{what}: restored and verified.");
     Ok(())
 }
 
-/// Takes our statement out of each bucket's policy (destroy). Writes a backup first.
-pub async fn remove_ours(aws: &Aws, stack_name: &str, buckets: &[ServedBucket], backup_dir: &Path) -> Result<()> {
-    let sid = policy::sid(stack_name);
-    for b in buckets.iter().filter(|b| !b.created) {
-        let Some(text) = get_policy(aws, &b.name).await? else {
+/// Takes our statements out of the stack's policies (destroy): the buckets it did not
+/// create, and its KMS key. Writes a backup first.
+pub async fn remove_ours(
+    aws: &Aws,
+    stack_name: &str,
+    buckets: &[ServedBucket],
+    kms_key: Option<&str>,
+    backup_dir: &Path,
+) -> Result<()> {
+    let mut targets: Vec<(Target, String)> = buckets
+        .iter()
+        .filter(|b| !b.created)
+        .map(|b| (Target::Bucket(b.name.clone()), policy::sid(stack_name)))
+        .collect();
+    if let Some(k) = kms_key {
+        targets.push((Target::Key(k.to_string()), policy::kms_sid(stack_name)));
+    }
+    for (target, sid) in targets {
+        let what = target.describe();
+        let Some(text) = target.get(aws).await? else {
             continue;
         };
         let before = policy::parse(Some(&text))?;
         if policy::find(&before, &sid).is_none() {
             continue;
         }
-        let path = backup(backup_dir, &b.name, Some(&text))?;
+        let path = backup(backup_dir, &target, Some(&text))?;
         let after = policy::remove(&before, &sid)?;
-        put_policy(aws, &b.name, after.as_ref().map(serde_json::to_string).transpose()?.as_deref()).await?;
-        let now = policy::parse(get_policy(aws, &b.name).await?.as_deref())?;
+        target.put(aws, after.as_ref().map(serde_json::to_string).transpose()?.as_deref()).await?;
+        let now = policy::parse(target.get(aws).await?.as_deref())?;
         if policy::others(&now, &sid) != policy::others(&before, &sid) {
             bail!(
-                "bucket {}: other statements differ after removing ours; restore with `imgh apply-policy --restore {}`",
-                b.name,
+                "{what}: other statements differ after removing ours; restore with `imgh apply-policy --restore {}`",
                 path.display()
             );
         }
-        eprintln!("Bucket {}: removed statement {sid} (backup: {}).", b.name, path.display());
+        eprintln!("{what}: removed statement {sid} (backup: {}).", path.display());
     }
     Ok(())
 }

@@ -16,6 +16,8 @@ pub struct Aws {
     pub ddb: aws_sdk_dynamodb::Client,
     pub sts: aws_sdk_sts::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub kms: aws_sdk_kms::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
 }
@@ -46,6 +48,8 @@ impl Aws {
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
             ecr: aws_sdk_ecr::Client::new(&sdk),
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            kms: aws_sdk_kms::Client::new(&sdk),
             region,
             endpoint_url: s.endpoint_url.clone(),
         })

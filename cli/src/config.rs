@@ -70,9 +70,22 @@ pub struct TemplateArgs {
     /// Lambda memory in MB (128-10240) [default: 1024].
     #[arg(long)]
     pub memory: Option<u32>,
-    /// Lambda timeout in seconds (1-900) [default: 30].
+    /// Seconds a request may take at the origin (3-115) [default: 30]: the Lambda timeout;
+    /// the handler gives up 2 s before it and CloudFront waits 5 s longer.
     #[arg(long)]
     pub timeout: Option<u32>,
+    /// Lambda: reserved concurrency, the cost ceiling under a flood of distinct URLs
+    /// (past it viewers get 429); 0 reserves none [default: 100].
+    #[arg(long)]
+    pub max_concurrency: Option<u32>,
+    /// Require signed URLs (Expires + Signature; `imgh sign`): the stack creates the key
+    /// secret, and the cache key carries both parameters.
+    #[arg(long)]
+    pub signed_urls: bool,
+    /// Allow cross-origin requests from this origin (https://app.example.com, or *;
+    /// repeatable): CloudFront adds the CORS headers and answers preflights.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// Bucket holding the handler zip (Lambda). Produced by `imgh build`.
     #[arg(long)]
     pub code_bucket: Option<String>,
@@ -103,32 +116,32 @@ pub struct TemplateArgs {
     /// ECS: existing VPC id (with --subnet); without it the stack creates a VPC.
     #[arg(long)]
     pub vpc_id: Option<String>,
-    /// ECS: public subnet id in --vpc-id (repeat; at least two, in different AZs).
+    /// ECS: public subnet in --vpc-id for the tasks (a route to an internet gateway; repeat:
+    /// at least two, in different AZs).
     #[arg(long = "subnet", value_name = "SUBNET_ID")]
     pub subnets: Vec<String>,
-    /// ECS: task CPU units (256, 512, 1024, 2048, 4096) [default: 1024].
+    /// ECS: private subnet in --vpc-id for the internal ALB behind the VPC origin (repeat:
+    /// at least two, in different AZs).
+    #[arg(long = "private-subnet", value_name = "SUBNET_ID")]
+    pub private_subnets: Vec<String>,
+    /// ECS: the CIDR block of --vpc-id (the ALB admits only addresses inside the VPC).
+    #[arg(long)]
+    pub vpc_cidr: Option<String>,
+    /// ECS: task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384) [default: 1024].
     #[arg(long)]
     pub cpu: Option<u32>,
-    /// ECS: task memory in MB [default: 2048].
+    /// ECS: task memory in MB, a Fargate size for --cpu [default: 2048].
     #[arg(long)]
     pub task_memory: Option<u32>,
-    /// ECS: desired task count [default: 1].
-    #[arg(long)]
-    pub desired_count: Option<u32>,
-    /// ECS: autoscaling minimum [default: 1].
+    /// ECS: autoscaling minimum, also the count a new service starts with [default: 1].
     #[arg(long)]
     pub min_count: Option<u32>,
-    /// ECS: autoscaling maximum [default: 4].
+    /// ECS: autoscaling maximum, the cost ceiling (past it requests queue, then get 503) [default: 4].
     #[arg(long)]
     pub max_count: Option<u32>,
     /// ECS: handler image, by digest (REPO@sha256:…). Produced by `imgh build`.
     #[arg(long)]
     pub image_uri: Option<String>,
-    /// ECS: id of the CloudFront origin-facing managed prefix list in the region (pl-…).
-    /// Find it with `aws ec2 describe-managed-prefix-lists --filters
-    /// Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing`.
-    #[arg(long)]
-    pub cloudfront_prefix_list: Option<String>,
 }
 
 /// `imgh.toml`: every field optional; flags override it.
@@ -154,6 +167,12 @@ pub struct FileConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_urls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code_bucket: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code_key: Option<String>,
@@ -175,20 +194,20 @@ pub struct FileConfig {
     pub vpc_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subnets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_subnets: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_cidr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_memory: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub desired_count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_uri: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloudfront_prefix_list: Option<String>,
     /// Where apply-policy and destroy write policy backups [default: .imgh/backups].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_dir: Option<PathBuf>,
@@ -230,6 +249,9 @@ pub struct TemplateSettings {
     pub arch: Arch,
     pub memory: u32,
     pub timeout: u32,
+    pub max_concurrency: u32,
+    pub signed_urls: bool,
+    pub cors_origins: Vec<String>,
     pub code_bucket: Option<String>,
     pub code_key: Option<String>,
     pub kms_key: Option<String>,
@@ -241,13 +263,13 @@ pub struct TemplateSettings {
     pub tags: BTreeMap<String, String>,
     pub vpc_id: Option<String>,
     pub subnets: Vec<String>,
+    pub private_subnets: Vec<String>,
+    pub vpc_cidr: Option<String>,
     pub cpu: u32,
     pub task_memory: u32,
-    pub desired_count: u32,
     pub min_count: u32,
     pub max_count: u32,
     pub image_uri: Option<String>,
-    pub cloudfront_prefix_list: Option<String>,
 }
 
 /// The resolved settings of one invocation.
@@ -307,6 +329,9 @@ impl Settings {
             arch: a.arch.or(f.arch).unwrap_or_default(),
             memory: a.memory.or(f.memory).unwrap_or(1024),
             timeout: a.timeout.or(f.timeout).unwrap_or(30),
+            max_concurrency: a.max_concurrency.or(f.max_concurrency).unwrap_or(100),
+            signed_urls: a.signed_urls || f.signed_urls.unwrap_or(false),
+            cors_origins: if a.cors_origins.is_empty() { f.cors_origins.clone() } else { a.cors_origins.clone() },
             code_bucket: pick(&a.code_bucket, &f.code_bucket),
             code_key: pick(&a.code_key, &f.code_key),
             kms_key: pick(&a.kms_key, &f.kms_key),
@@ -318,13 +343,17 @@ impl Settings {
             tags,
             vpc_id: pick(&a.vpc_id, &f.vpc_id),
             subnets: if a.subnets.is_empty() { f.subnets.clone() } else { a.subnets.clone() },
+            private_subnets: if a.private_subnets.is_empty() {
+                f.private_subnets.clone()
+            } else {
+                a.private_subnets.clone()
+            },
+            vpc_cidr: pick(&a.vpc_cidr, &f.vpc_cidr),
             cpu: a.cpu.or(f.cpu).unwrap_or(1024),
             task_memory: a.task_memory.or(f.task_memory).unwrap_or(2048),
-            desired_count: a.desired_count.or(f.desired_count).unwrap_or(1),
             min_count: a.min_count.or(f.min_count).unwrap_or(1),
             max_count: a.max_count.or(f.max_count).unwrap_or(4),
             image_uri: pick(&a.image_uri, &f.image_uri),
-            cloudfront_prefix_list: pick(&a.cloudfront_prefix_list, &f.cloudfront_prefix_list),
         };
         Ok(s)
     }
@@ -354,6 +383,59 @@ pub fn check_bucket_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `--timeout` bounds. CloudFront's origin response timeout is 1 to 120 s without a quota
+/// increase; CloudFront gets `timeout + 5` and the handler `timeout - 2`.
+const MIN_TIMEOUT: u32 = 3;
+const MAX_TIMEOUT: u32 = 115;
+
+impl TemplateSettings {
+    /// The handler's own deadline (IMGH_DEADLINE_MS): it answers 503 before Lambda's timeout.
+    pub fn deadline_ms(&self) -> u32 {
+        (self.timeout - 2) * 1000
+    }
+
+    /// CloudFront's origin response timeout: longer than the origin's, so its answer arrives.
+    pub fn origin_read_timeout(&self) -> u32 {
+        self.timeout + 5
+    }
+}
+
+/// Fargate's CPU and memory pairs (MiB): each CPU size takes memory in a range and step.
+fn check_fargate_size(cpu: u32, memory: u32) -> Result<()> {
+    let (lo, hi, step) = match cpu {
+        256 => (512, 2048, 512),
+        512 => (1024, 4096, 1024),
+        1024 => (2048, 8192, 1024),
+        2048 => (4096, 16384, 1024),
+        4096 => (8192, 30720, 1024),
+        8192 => (16384, 61440, 4096),
+        16384 => (32768, 122880, 8192),
+        _ => bail!("--cpu {cpu} is not a Fargate size: use 256, 512, 1024, 2048, 4096, 8192 or 16384"),
+    };
+    // 256 CPU takes 512, 1024 or 2048 (not 1536).
+    let ok = (lo..=hi).contains(&memory) && memory % step == 0 && !(cpu == 256 && memory == 1536);
+    if !ok {
+        bail!(
+            "--task-memory {memory} does not fit --cpu {cpu} on Fargate: use {lo} to {hi} MiB in steps of {step}{}",
+            if cpu == 256 { " (512, 1024 or 2048)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// A CORS origin as browsers send it: `*`, or scheme://host[:port] with no path.
+fn check_cors_origin(o: &str) -> Result<()> {
+    let host = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+    let ok = o == "*"
+        || host.is_some_and(|h| {
+            !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
+    if !ok {
+        bail!("--cors-origin {o:?} is not an origin: use * or scheme://host[:port] (https://app.example.com), without a path");
+    }
+    Ok(())
+}
+
 const RETENTION_DAYS: &[u32] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -376,37 +458,51 @@ impl TemplateSettings {
                 if !(128..=10240).contains(&self.memory) {
                     bail!("--memory {} is out of range: Lambda accepts 128 to 10240 MB", self.memory);
                 }
-                if !(1..=900).contains(&self.timeout) {
-                    bail!("--timeout {} is out of range: Lambda accepts 1 to 900 seconds", self.timeout);
-                }
             }
             Variant::Ecs => {
                 if self.buckets.len() > 1 {
                     bail!("the ECS variant serves one bucket: pass at most one --bucket (none: the stack creates one)");
                 }
-                if self.vpc_id.is_some() == self.subnets.is_empty() {
-                    bail!("--vpc-id and --subnet go together: pass both (an existing VPC) or neither (a new VPC)");
+                let network_given =
+                    !self.subnets.is_empty() || !self.private_subnets.is_empty() || self.vpc_cidr.is_some();
+                if self.vpc_id.is_some() != network_given {
+                    bail!("--vpc-id goes with --subnet, --private-subnet and --vpc-cidr: pass all of them (an existing VPC) or none (a new VPC)");
                 }
-                if self.vpc_id.is_some() && self.subnets.len() < 2 {
-                    bail!("an ALB needs subnets in at least two availability zones: pass --subnet twice or more");
+                if self.vpc_id.is_some() {
+                    if self.subnets.len() < 2 || self.private_subnets.len() < 2 {
+                        bail!("an existing VPC needs two subnets of each kind, in different availability zones: --subnet (public, for the tasks) and --private-subnet (for the internal ALB), each twice or more");
+                    }
+                    let cidr = self.vpc_cidr.as_deref().unwrap_or_default();
+                    let valid = cidr.split_once('/').is_some_and(|(ip, len)| {
+                        ip.parse::<std::net::Ipv4Addr>().is_ok() && len.parse::<u8>().is_ok_and(|l| l <= 32)
+                    });
+                    if !valid {
+                        bail!("--vpc-cidr {cidr:?} is not an IPv4 CIDR block (10.0.0.0/16): pass the VPC's own");
+                    }
                 }
-                if ![256, 512, 1024, 2048, 4096].contains(&self.cpu) {
-                    bail!("--cpu {} is not a Fargate size: use 256, 512, 1024, 2048 or 4096", self.cpu);
-                }
-                if self.min_count > self.max_count || self.desired_count > self.max_count {
-                    bail!("autoscaling needs --min-count <= --desired-count <= --max-count");
+                check_fargate_size(self.cpu, self.task_memory)?;
+                if self.min_count == 0 || self.min_count > self.max_count {
+                    bail!(
+                        "autoscaling needs 1 <= --min-count <= --max-count (got {} and {})",
+                        self.min_count,
+                        self.max_count
+                    );
                 }
                 if let Some(uri) = &self.image_uri {
                     if !uri.contains("@sha256:") {
                         bail!("--image-uri {uri:?} must name the image by digest (REPO@sha256:…), so a deploy is reproducible");
                     }
                 }
-                if let Some(pl) = &self.cloudfront_prefix_list {
-                    if !pl.starts_with("pl-") {
-                        bail!("--cloudfront-prefix-list {pl:?} is not a prefix list id (pl-…)");
-                    }
-                }
             }
+        }
+        if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&self.timeout) {
+            bail!(
+                "--timeout {} is out of range: use {MIN_TIMEOUT} to {MAX_TIMEOUT} seconds (CloudFront waits at most 120 s for an origin's response, and imgh gives it 5 s more than the origin's timeout)",
+                self.timeout
+            );
+        }
+        for o in &self.cors_origins {
+            check_cors_origin(o)?;
         }
         if let Some(k) = &self.kms_key {
             if !k.starts_with("arn:") {

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::aws::{sdk_message, Aws};
 use crate::build::Artifact;
 use crate::config::{TemplateSettings, Variant};
-use crate::{policy, render, stack, Exit};
+use crate::{render, stack, Exit};
 
 /// CloudFormation's limit for a template passed inline; larger ones go through S3.
 pub const INLINE_TEMPLATE_LIMIT: usize = 51_200;
@@ -104,13 +104,11 @@ fn parameters(template: &str, t: &TemplateSettings) -> Result<Vec<Parameter>> {
     let mut out = vec![];
     for name in render::declared_parameters(template)? {
         let (value, hint) = match name.as_str() {
-            "CodeBucket" => (&t.code_bucket, "--code-bucket (the bucket holding the handler zip; `imgh build` produces it)"),
+            "CodeBucket" => {
+                (&t.code_bucket, "--code-bucket (the bucket holding the handler zip; `imgh build` produces it)")
+            }
             "CodeKey" => (&t.code_key, "--code-key (the handler zip's key; `imgh build` produces it)"),
             "ImageUri" => (&t.image_uri, "--image-uri REPO@sha256:… (the handler image; `imgh build` pushes it)"),
-            "CloudFrontPrefixListId" => (
-                &t.cloudfront_prefix_list,
-                "--cloudfront-prefix-list pl-… (aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)",
-            ),
             _ => continue,
         };
         let Some(v) = value else {
@@ -559,16 +557,10 @@ async fn finish(aws: &Aws, stack_name: &str, o: Outcome, json: bool) -> Result<(
     }
     eprintln!("Stack {stack_name}: {}", o.status);
     crate::status::print_outputs(aws, stack_name, json).await?;
-    if !json {
-        let st = stack::require(aws, stack_name).await?;
-        let out = stack::outputs(&st);
-        for b in stack::buckets(&out) {
-            if let Some(arn) = &b.dist_arn {
-                let doc = policy::document(&policy::sid(stack_name), &b.name, arn);
-                eprintln!("\nBucket policy for {} (imgh apply-policy merges it into the bucket's policy):", b.name);
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            }
-        }
+    let st = stack::require(aws, stack_name).await?;
+    if !json && !stack::buckets(&stack::outputs(&st)).is_empty() {
+        eprintln!("\nThe policies that let the distributions read (imgh apply-policy merges them):");
+        crate::apply_policy::print(aws, stack_name, &[], false).await?;
     }
     Ok(())
 }
@@ -619,9 +611,6 @@ pub fn check_parameters(t: &TemplateSettings) -> Result<()> {
         Variant::Lambda if t.code_bucket.is_some() != t.code_key.is_some() => {
             bail!("--code-bucket and --code-key go together: pass both (an existing zip) or neither (imgh builds and uploads one)")
         }
-        Variant::Ecs if t.cloudfront_prefix_list.is_none() => bail!(
-            "deploying the ECS variant needs --cloudfront-prefix-list pl-… (aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)"
-        ),
         _ => Ok(()),
     }
 }

@@ -1,5 +1,5 @@
-//! `imgh destroy`: take our statements out of the buckets' policies (keeping every other
-//! statement), delete the stack and follow it. A bucket the stack did not create is never
+//! `imgh destroy`: take our statements out of the buckets' policies and the KMS key's
+//! (keeping every other statement), delete the stack and follow it. A bucket the stack did not create is never
 //! emptied or deleted; one it created is retained (DeletionPolicy: Retain) unless
 //! `--delete-created-buckets`, which empties and deletes it after the stack is gone. The
 //! stack's ECR repository, which `imgh build` made for it, goes with the stack.
@@ -40,7 +40,7 @@ pub async fn run(
     }
     deploy::confirm(&format!("Delete stack {stack_name}?"), yes)?;
 
-    apply_policy::remove_ours(aws, stack_name, &existing, backup_dir).await?;
+    apply_policy::remove_ours(aws, stack_name, &existing, out.get("KmsKey").map(String::as_str), backup_dir).await?;
 
     let stack_id = st.stack_id().unwrap_or(stack_name).to_string();
     let started = SystemTime::now();

@@ -11,6 +11,7 @@ mod deploy;
 mod destroy;
 mod init;
 mod policy;
+mod preflight;
 mod render;
 mod serve;
 mod sign;
@@ -256,6 +257,7 @@ fn run(cli: Cli) -> Result<()> {
                 } else {
                     let t = settings.template(&template)?;
                     deploy::check_parameters(&t)?;
+                    preflight::check(&aws, stack, &t).await?;
                     t
                 };
                 if template_file.is_none() && deploy::needs_artifact(&t) {

@@ -1,8 +1,9 @@
-//! Bucket policies: the statement that lets one CloudFront distribution (through its
-//! origin access control) read a bucket, and merging it into a policy the bucket already has.
+//! Resource policies: the statement that lets one CloudFront distribution (through its
+//! origin access control) read a bucket, the one that lets the stack's distributions
+//! decrypt with a KMS key, and merging either into a policy that already exists.
 //!
 //! The merge is by `Sid`: our statement is replaced or appended, every other statement is
-//! kept as it was (key order included, thanks to serde_json's `preserve_order`). The S3
+//! kept as it was (key order included, thanks to serde_json's `preserve_order`). The AWS
 //! side (fetch, backup, put, verify, restore) lives in `apply_policy.rs`; this module is pure.
 
 use anyhow::{bail, Context, Result};
@@ -15,9 +16,28 @@ pub fn sid(stack_name: &str) -> String {
     format!("ImghOacRead{tail}")
 }
 
-/// The partition part of an ARN (`aws`, `aws-cn`, …), defaulting to `aws`.
-fn partition_of(arn: &str) -> &str {
-    arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
+/// The `Sid` of the statement imgh owns in a KMS key policy.
+pub fn kms_sid(stack_name: &str) -> String {
+    let tail: String = stack_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    format!("ImghOacDecrypt{tail}")
+}
+
+/// The key policy statement letting CloudFront decrypt objects encrypted with the key, only
+/// on behalf of the stack's distributions. In a key policy, `"Resource": "*"` is the key
+/// itself. Reads through OAC need `kms:Decrypt` only.
+pub fn kms_statement(sid: &str, dist_arns: &[String]) -> Value {
+    let source = match dist_arns {
+        [one] => json!(one),
+        many => json!(many),
+    };
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": { "Service": "cloudfront.amazonaws.com" },
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": { "StringEquals": { "AWS:SourceArn": source } }
+    })
 }
 
 /// The statement allowing `cloudfront.amazonaws.com` to `s3:GetObject` in `bucket`, only on
@@ -31,14 +51,6 @@ pub fn statement(sid: &str, partition: &str, bucket: &str, dist_arn: &str) -> Va
         "Action": "s3:GetObject",
         "Resource": format!("arn:{partition}:s3:::{bucket}/*"),
         "Condition": { "StringEquals": { "AWS:SourceArn": dist_arn } }
-    })
-}
-
-/// A whole policy document holding only our statement (what `imgh policy` prints).
-pub fn document(sid: &str, bucket: &str, dist_arn: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [statement(sid, partition_of(dist_arn), bucket, dist_arn)]
     })
 }
 
@@ -211,6 +223,15 @@ mod tests {
         assert_eq!(m.policy["Statement"][1], ours);
         assert_eq!(m.previous, Some(cur["Statement"][1].clone()));
         assert!(remove(&json!({"Statement":[ours]}), "S").unwrap().is_none());
+    }
+
+    #[test]
+    fn kms_statement_names_every_distribution() {
+        let one = kms_statement("K", &[ARN.to_string()]);
+        assert_eq!(one["Condition"]["StringEquals"]["AWS:SourceArn"], json!(ARN));
+        let two = kms_statement("K", &[ARN.to_string(), "arn:aws:cloudfront::1:distribution/E2".into()]);
+        assert_eq!(two["Condition"]["StringEquals"]["AWS:SourceArn"].as_array().map(Vec::len), Some(2));
+        assert_eq!((two["Action"].as_str(), two["Resource"].as_str()), (Some("kms:Decrypt"), Some("*")));
     }
 
     #[test]

@@ -22,7 +22,88 @@ const SOURCES: &[(&str, &str)] = &[
     ("partials/edge.yaml.j2", include_str!("../../templates/partials/edge.yaml.j2")),
     ("partials/distribution.yaml.j2", include_str!("../../templates/partials/distribution.yaml.j2")),
     ("partials/bucket_outputs.yaml.j2", include_str!("../../templates/partials/bucket_outputs.yaml.j2")),
+    ("partials/router.js.j2", include_str!("../../templates/partials/router.js.j2")),
+    ("partials/signing.yaml.j2", include_str!("../../templates/partials/signing.yaml.j2")),
+    ("partials/stack_outputs.yaml.j2", include_str!("../../templates/partials/stack_outputs.yaml.j2")),
 ];
+
+/// The query strings in the cache key, and so forwarded to the handler: the process
+/// parameters, and for signed URLs the two the signature check reads.
+pub fn cache_query_strings(t: &TemplateSettings) -> Vec<&'static str> {
+    let mut q = imgh_handler::request::PROCESS_PARAMS.to_vec();
+    if t.signed_urls {
+        q.extend(imgh_handler::guard::signature::PARAMS);
+    }
+    q
+}
+
+/// A name CloudFront keeps account-wide (cache policy, origin access control, function):
+/// `<stack name, cut to 40>-<last 12 hex digits of the stack id>-<role>`, at most 64
+/// characters. The stack id part differs between regions and between a deleted stack and
+/// its successor, so two stacks never ask for the same name.
+fn unique_name(stack_name: &str, role: &str) -> String {
+    let prefix: String = stack_name.chars().take(40).collect();
+    let id = json!({"Fn::Select": [4, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]});
+    json!({"Fn::Sub": [format!("{prefix}-${{Id}}-{role}"), {"Id": id}]}).to_string()
+}
+
+/// checkov checks that do not fit this design, per kind of resource, each with its reason.
+/// They are written into the resource's `Metadata`, where checkov reads them and a reviewer
+/// sees them beside the resource.
+const CHECKOV_SKIPS: &[(&str, &[(&str, &str)])] = &[
+    ("distribution", &[
+        ("CKV_AWS_68", "No WAF by default: a web ACL costs a monthly fee plus a per-request charge. Abuse is bounded by signed URLs (--signed-urls), the handler's limits and the origin's concurrency cap; attach a web ACL to the distribution where a WAF is required."),
+        ("CKV_AWS_86", "Standard logging needs a log bucket with ACLs, which imgh does not create on the user's behalf; every processed request is logged by the handler to CloudWatch Logs. Enable distribution logging where CDN-level logs are required."),
+    ]),
+    ("default_certificate", &[
+        ("CKV_AWS_174", "Without --domain the distribution uses the default *.cloudfront.net certificate, for which CloudFront sets the security policy itself and ignores MinimumProtocolVersion; with --domain the template requires TLSv1.2_2021."),
+    ]),
+    ("function", &[
+        ("CKV_AWS_116", "Invoked synchronously through its function URL: a failure is answered to the viewer, and a dead-letter queue only applies to asynchronous invocations."),
+        ("CKV_AWS_117", "The function reads S3 and DynamoDB through their regional endpoints with its IAM role and takes no inbound connection but its URL behind OAC; a VPC would need NAT or endpoints and slower cold starts for no isolation gain."),
+        ("CKV_AWS_173", "The environment holds settings only (bucket names, the style table, limits); the signing keys are in Secrets Manager, read at start, never in the environment."),
+    ]),
+    ("unreserved_concurrency", &[
+        ("CKV_AWS_115", "Chosen with --max-concurrency 0: the function shares the account's unreserved concurrency (some accounts have too little to reserve any); the default reserves 100, which caps the cost of a flood."),
+    ]),
+    ("log_group", &[
+        ("CKV_AWS_158", "Request lines (keys, process strings, status, timings) hold no secrets; CloudWatch Logs encrypts every log group at rest by default. A customer managed key would add a key policy to manage for no gain."),
+    ]),
+    ("style_table", &[
+        ("CKV_AWS_119", "Styles are process strings, not secrets; DynamoDB encrypts every table at rest with an AWS owned key. A customer managed key would add cost and a key policy for no gain."),
+    ]),
+    ("secret", &[
+        ("CKV_AWS_149", "Encrypted at rest with the AWS managed key for Secrets Manager; only the handler's role is granted GetSecretValue on it, which a customer managed key would not narrow further."),
+    ]),
+    ("load_balancer", &[
+        ("CKV_AWS_91", "The ALB is internal and reached only through CloudFront's VPC origin; every request is logged by the handler to CloudWatch Logs, so ALB access logs (and their bucket) would duplicate them."),
+    ]),
+    ("listener", &[
+        ("CKV_AWS_2", "HTTP on an internal ALB that only CloudFront's VPC origin reaches, inside the VPC on AWS's network (as in AWS's own Dynamic Image Transformation); HTTPS would need a certificate for a private load balancer name, which ACM does not issue."),
+        ("CKV_AWS_103", "No TLS listener: see CKV_AWS_2 (an internal ALB behind the CloudFront VPC origin)."),
+    ]),
+    ("source_bucket", &[
+        ("CKV_AWS_18", "Reads come through CloudFront and the handler, which log them; S3 server access logs would need a second bucket. Enable them on the bucket where object-level audit is required."),
+        ("CKV_AWS_21", "Versioning would keep every overwritten original: a retention decision (and storage cost) for the bucket's owner, who can turn it on; imgh destroy --delete-created-buckets removes every version either way."),
+    ]),
+];
+
+/// The `Metadata` block skipping the checks of `kinds`, indented for a resource ("" for
+/// none; an empty kind is ignored).
+fn checkov_skips(kinds: &[String]) -> String {
+    let skips: Vec<&(&str, &str)> = kinds
+        .iter()
+        .flat_map(|kind| CHECKOV_SKIPS.iter().filter(move |(k, _)| k == kind).flat_map(|(_, s)| s.iter()))
+        .collect();
+    if skips.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("    Metadata:\n      checkov:\n        skip:");
+    for (id, why) in skips {
+        out.push_str(&format!("\n          - id: {id}\n            comment: {}", json!(why)));
+    }
+    out
+}
 
 /// The origin custom header through which CloudFront tells the handler which bucket a
 /// request is for (the handler serves only buckets on its IMGH_BUCKETS allow-list).
@@ -74,6 +155,9 @@ fn bucket_ctx(stack_name: &str, index: usize, name: Option<&str>) -> Result<Buck
 /// Renders the template for `t` under `stack_name` and checks that it parses as YAML.
 pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
     let mut env = Environment::new();
+    let stack = stack_name.to_string();
+    env.add_function("unique_name", move |role: String| unique_name(&stack, &role));
+    env.add_function("checkov_skips", |kinds: minijinja::value::Rest<String>| checkov_skips(&kinds));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_keep_trailing_newline(true);
@@ -91,6 +175,10 @@ pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
         buckets => buckets,
         bucket_header => BUCKET_HEADER,
         secret_header => SECRET_HEADER,
+        cache_query_strings => cache_query_strings(t),
+        process_params => imgh_handler::request::PROCESS_PARAMS,
+        deadline_ms => t.deadline_ms(),
+        origin_read_timeout => t.origin_read_timeout(),
         arch => match t.arch { crate::config::Arch::Arm64 => "arm64", crate::config::Arch::X86_64 => "x86_64" },
         ecs_arch => match t.arch { crate::config::Arch::Arm64 => "ARM64", crate::config::Arch::X86_64 => "X86_64" },
         ..minijinja::Value::from_serialize(t)

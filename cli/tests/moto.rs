@@ -362,18 +362,38 @@ fn large_template_goes_through_s3() {
     run_expect(imgh(&dir, Some(&url)).args(["--stack-name", &stack, "destroy", "--yes"]), 0);
 }
 
-/// Settings a deploy cannot go on without are refused before the (long) handler build.
-#[test]
-fn deploy_checks_its_settings_before_building() {
+/// Settings a deploy cannot go on without are refused before the (long) handler build:
+/// those `render` refuses too, and those only the account can tell (a bucket's region).
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_checks_its_settings_before_building() {
+    let Some(url) = moto_url() else { return };
     let dir = scratch("no-artifacts");
     let dead = Some("http://127.0.0.1:9");
     let out = run_expect(imgh(&dir, dead).args(["deploy", "--yes", "--bucket", "bucket-0", "--code-bucket", "b"]), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--code-bucket and --code-key go together"));
-    let out = run_expect(imgh(&dir, dead).args(["deploy", "--yes", "--variant", "ecs"]), 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--cloudfront-prefix-list"));
+    let out = run_expect(
+        imgh(&dir, dead).args(["deploy", "--yes", "--variant", "ecs", "--cpu", "256", "--task-memory", "4096"]),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not fit --cpu 256"));
+    // A bucket in another region than the stack: its S3 origin would point at the wrong
+    // regional endpoint, so the deploy stops here.
+    let pid = common::unique();
+    let (here, away) = (format!("pre-here-{pid}"), format!("pre-away-{pid}"));
+    let c = s3(&url);
+    c.create_bucket().bucket(&here).send().await.expect("create bucket");
+    let conf = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+        .build();
+    c.create_bucket().bucket(&away).create_bucket_configuration(conf).send().await.expect("create bucket");
+    let out = run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--bucket", &away]), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is in eu-west-1") && err.contains("--region eu-west-1"), "{err}");
+    let out = run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--bucket", "missing-bucket-xyz"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the region of bucket"));
     // Without an artifact, deploy builds one: here from a binary that is not there.
     let out = run_expect(
-        imgh(&dir, dead).args(["deploy", "--yes", "--bucket", "bucket-0", "--binary", "/nonexistent/bin"]),
+        imgh(&dir, Some(&url)).args(["deploy", "--yes", "--bucket", &here, "--binary", "/nonexistent/bin"]),
         1,
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/bin"));
@@ -416,4 +436,98 @@ async fn destroy_deletes_created_buckets_only_when_asked() {
             "created bucket deleted only when asked"
         );
     }
+}
+
+/// With a KMS key, `imgh policy` prints the key policy statement for every distribution of
+/// the stack, `apply-policy` merges it into the key's policy the same safe way as a bucket's
+/// (others kept, backup, verify, idempotent), `--restore` puts the backup back, and
+/// `destroy` takes our statement out again.
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_key_policy_is_merged_backed_up_restored_and_removed() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-kms");
+    let pid = common::unique();
+    let stack = format!("imgh-kms-{pid}");
+    let sid = format!("ImghOacDecrypt{}", stack.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .endpoint_url(&url)
+        .credentials_provider(aws_sdk_kms::config::Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    let kms = aws_sdk_kms::Client::from_conf(conf);
+    let key = kms.create_key().send().await.expect("create key");
+    let arn = key.key_metadata().expect("metadata").arn().expect("arn").to_string();
+    let key_policy = |k: aws_sdk_kms::Client, a: String| async move {
+        k.get_key_policy()
+            .key_id(a)
+            .policy_name("default")
+            .send()
+            .await
+            .expect("get key policy")
+            .policy()
+            .unwrap()
+            .to_string()
+    };
+    let original = key_policy(kms.clone(), arn.clone()).await;
+    let (a, b) = (format!("kms-a-{pid}"), format!("kms-b-{pid}"));
+    let c = s3(&url);
+    for name in [&a, &b] {
+        c.create_bucket().bucket(name).send().await.expect("create bucket");
+    }
+    let tpl = dir.join("stack.yaml");
+    std::fs::write(
+        &tpl,
+        format!(
+            "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  Marker:\n    Type: AWS::SNS::Topic\nOutputs:\n  Bucket0:\n    Value: {a}\n  DistArn0:\n    Value: \"{}\"\n  Bucket1:\n    Value: {b}\n  DistArn1:\n    Value: \"{}\"\n  KmsKey:\n    Value: \"{arn}\"\n",
+            dist_arn(0),
+            dist_arn(1)
+        ),
+    )
+    .expect("write template");
+    let cmd = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--stack-name", &stack]).args(args);
+        c
+    };
+    run_expect(&mut cmd(&["deploy", "--method", "direct", "--yes", "--template-file", tpl.to_str().unwrap()]), 0);
+
+    let printed: Value = serde_json::from_str(&stdout(&run_expect(&mut cmd(&["policy", "--json"]), 0))).expect("JSON");
+    let ours = &printed[arn.as_str()];
+    assert_eq!(ours["Sid"].as_str(), Some(sid.as_str()));
+    assert_eq!(ours["Action"].as_str(), Some("kms:Decrypt"));
+    assert_eq!(ours["Principal"]["Service"].as_str(), Some("cloudfront.amazonaws.com"));
+    assert_eq!(ours["Condition"]["StringEquals"]["AWS:SourceArn"], json!([dist_arn(0), dist_arn(1)]));
+    // Only the bucket filter's buckets get bucket policies; the key statement still names
+    // every distribution (one statement serves the whole stack).
+    let filtered: Value =
+        serde_json::from_str(&stdout(&run_expect(&mut cmd(&["policy", "--json", "--bucket", &a]), 0))).expect("JSON");
+    assert!(filtered.get(&b).is_none());
+    assert_eq!(filtered[arn.as_str()], *ours);
+
+    let backup_dir = dir.join(".imgh/backups");
+    let out = run_expect(&mut cmd(&["apply-policy", "--yes"]), 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("KMS key {arn}: policy updated and verified")), "{err}");
+    let now = key_policy(kms.clone(), arn.clone()).await;
+    assert_eq!(find_sid(&now, &sid).as_ref(), Some(ours));
+    assert_eq!(statements_except(&now, &sid), statements_except(&original, &sid), "the key's own statements kept");
+    let key_backups: Vec<_> = backups(&backup_dir)
+        .into_iter()
+        .filter(|p| std::fs::read_to_string(p).unwrap_or_default().contains("\"kms_key\""))
+        .collect();
+    assert_eq!(key_backups.len(), 1);
+
+    let out = run_expect(&mut cmd(&["apply-policy", "--yes"]), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("KMS key {arn}: policy already holds")));
+
+    run_expect(&mut cmd(&["apply-policy", "--restore", key_backups[0].to_str().unwrap(), "--yes"]), 0);
+    let restored: Value = serde_json::from_str(&key_policy(kms.clone(), arn.clone()).await).unwrap();
+    assert_eq!(restored, serde_json::from_str::<Value>(&original).unwrap());
+
+    run_expect(&mut cmd(&["apply-policy", "--yes"]), 0);
+    run_expect(&mut cmd(&["destroy", "--yes"]), 0);
+    let after = key_policy(kms, arn).await;
+    assert!(find_sid(&after, &sid).is_none(), "destroy removed our statement");
+    assert_eq!(statements_except(&after, &sid), statements_except(&original, &sid));
 }

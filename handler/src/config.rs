@@ -3,7 +3,7 @@
 
 use crate::guard::signature::SigningKeys;
 use crate::guard::Limits;
-use crate::serve::{Cors, Handler, Options, Unprocessed};
+use crate::serve::{Cors, Handler, Options};
 use crate::store::{DirStore, S3Store, Store};
 use crate::style::{DynamoStyles, StyleSource, Styles};
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_STYLE_TABLE", "DynamoDB table of styles (key `style`, attribute `process`)"),
     ("IMGH_STYLES_FILE", "TOML file of styles instead of DynamoDB"),
     ("IMGH_CACHE_CONTROL", "Cache-Control of images (default public, max-age=31536000)"),
-    ("IMGH_ERROR_CACHE_CONTROL", "Cache-Control of errors (default public, max-age=60)"),
+    ("IMGH_ERROR_CACHE_CONTROL", "Cache-Control of 4xx errors (default public, max-age=60; 5xx are no-store)"),
     ("IMGH_AUTO_FORMAT", "1: choose AVIF/WebP from Accept when no format is asked"),
     ("IMGH_CORS_ORIGINS", "comma-separated allowed origins, or *"),
     ("IMGH_SIGNING_KEYS", "comma-separated HMAC keys: signed URLs required"),
@@ -128,7 +128,6 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, String> {
     }
     let defaults = Options::default();
     let options = Options {
-        unprocessed: Unprocessed::Forbidden,
         cache_control: var("IMGH_CACHE_CONTROL").unwrap_or(defaults.cache_control),
         error_cache_control: var("IMGH_ERROR_CACHE_CONTROL").unwrap_or(defaults.error_cache_control),
         auto_format: var("IMGH_AUTO_FORMAT").is_some_and(|v| v == "1" || v == "true"),

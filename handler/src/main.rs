@@ -1,6 +1,6 @@
 //! `imgh-handler`: the deployed handler. One binary, two entry adapters chosen at start:
 //! the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else an HTTP server (ECS).
-//! A request without a process gets 403 so CloudFront falls back to the S3 origin.
+//! Behind CloudFront a router function sends only requests that ask for processing here.
 
 use imgh_handler::config::{handler_from_env, listen_addr, on_lambda, VARIABLES};
 use imgh_handler::serve::{http, lambda};

@@ -1,5 +1,5 @@
 //! The HTTP server mode (ECS) of the `imgh-handler` binary, run as a process: S3 and
-//! DynamoDB through moto, the 403 contract, bucket allow-list, key encodings, styles,
+//! DynamoDB through moto, originals for unprocessed requests, bucket allow-list, key encodings, styles,
 //! signed URLs, auto-format, CORS, the origin secret, the result cache, the busy queue
 //! and shutdown.
 
@@ -52,7 +52,7 @@ fn s3_server(moto: &str, buckets: &str, extra: &[(&str, &str)]) -> Proc {
 }
 
 #[test]
-fn s3_keys_buckets_and_the_403_contract() {
+fn s3_keys_buckets_and_originals() {
     let Some(moto) = moto_url() else { return };
     let jpg = sample("mountain.jpg");
     let keys =
@@ -79,10 +79,15 @@ fn s3_keys_buckets_and_the_403_contract() {
     assert_eq!(processed("not-allowed", "plain.jpg").status, 403);
     // Two buckets and no header: the handler cannot guess.
     assert_eq!(get(&format!("{}/plain.jpg?x-oss-process=image/resize,w_10", server.base)).status, 400);
-    // No process: 403 so CloudFront fails over to the S3 origin.
+    // No process (behind CloudFront: a `key!name` whose style does not exist): the
+    // original bytes, unchanged.
     let got = http("GET", &format!("{}/plain.jpg", server.base), &[("x-imgh-bucket", &b0)]);
-    assert_eq!(got.status, 403);
-    assert!(got.text().contains("AccessDenied"));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, jpg, "the original, byte for byte");
+    // A server error is not kept by a CDN; a client error briefly.
+    let bad =
+        http("GET", &format!("{}/plain.jpg?x-oss-process=image/resize,w_abc", server.base), &[("x-imgh-bucket", &b0)]);
+    assert_eq!((bad.status, bad.header("cache-control")), (400, Some("public, max-age=60")));
     assert_eq!(get(&format!("{}/ping", server.base)).status, 200);
 }
 

@@ -28,6 +28,10 @@ pub fn cfn_lint() -> Option<String> {
     required_env("IMGH_TEST_CFN_LINT", "the cfn-lint executable")
 }
 
+pub fn checkov() -> Option<String> {
+    required_env("IMGH_TEST_CHECKOV", "the checkov executable")
+}
+
 /// A scratch directory under the target dir, unique per test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));

@@ -12,6 +12,11 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::Sha256;
 
+/// The query parameters of a signed URL (a CDN in front must forward both).
+pub const EXPIRES: &str = "Expires";
+pub const SIGNATURE: &str = "Signature";
+pub const PARAMS: [&str; 2] = [EXPIRES, SIGNATURE];
+
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded.
 const STRICT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
@@ -40,14 +45,14 @@ impl SigningKeys {
         let pairs = decoded_pairs(query);
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let denied = |msg: &str| ProcessError::new(403, "AccessDenied", msg);
-        let expires: u64 = get("Expires")
+        let expires: u64 = get(EXPIRES)
             .ok_or_else(|| denied("this URL must be signed: Expires and Signature are missing"))?
             .parse()
             .map_err(|_| denied("Expires must be Unix seconds"))?;
         if expires <= now_unix {
             return Err(denied("the signed URL has expired"));
         }
-        let signature = get("Signature").ok_or_else(|| denied("Signature is missing"))?;
+        let signature = get(SIGNATURE).ok_or_else(|| denied("Signature is missing"))?;
         let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(signature.trim_end_matches('='))
             .map_err(|_| denied("Signature is not URL-safe base64"))?;
@@ -63,8 +68,8 @@ impl SigningKeys {
     pub fn sign(&self, path: &str, query: Option<&str>, expires_unix: u64) -> Option<String> {
         let key = self.0.first()?;
         let mut pairs: Vec<(String, String)> =
-            decoded_pairs(query).into_iter().filter(|(k, _)| k != "Signature" && k != "Expires").collect();
-        pairs.push(("Expires".into(), expires_unix.to_string()));
+            decoded_pairs(query).into_iter().filter(|(k, _)| k != SIGNATURE && k != EXPIRES).collect();
+        pairs.push((EXPIRES.into(), expires_unix.to_string()));
         let sig = mac(key, &canonical(path, &pairs)).finalize().into_bytes();
         let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig);
         let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
@@ -92,7 +97,7 @@ fn encode(s: &str) -> String {
 fn canonical(path: &str, pairs: &[(String, String)]) -> String {
     let path = percent_decode_str(path).decode_utf8_lossy();
     let mut encoded: Vec<String> =
-        pairs.iter().filter(|(k, _)| k != "Signature").map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        pairs.iter().filter(|(k, _)| k != SIGNATURE).map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
     encoded.sort();
     format!("{}\n{}", encode_path(&path), encoded.join("&"))
 }

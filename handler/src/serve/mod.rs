@@ -6,7 +6,7 @@ pub mod http;
 pub mod lambda;
 mod options;
 
-pub use options::{Cors, Options, Unprocessed};
+pub use options::{Cors, Options};
 
 use crate::codec::Format;
 use crate::engine::{self, Processed, Timings};
@@ -155,20 +155,14 @@ impl Handler {
         }
         let store = self.store_for(req.headers)?;
         let Resolved { key, process } = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
+        // No process: the original. Behind CloudFront only `key!name` requests get here
+        // without one (the router cannot know whether the style exists; when it does not,
+        // the `!` is part of the key); everything else unprocessed is read from S3 directly.
         let Some(process) = process else {
-            return match self.options.unprocessed {
-                Unprocessed::Forbidden => Err(ProcessError::new(
-                    403,
-                    "AccessDenied",
-                    "only processed images are served here; originals come from the bucket",
-                )),
-                Unprocessed::Original => {
-                    let obj = store.get(&key, self.limits.max_source_bytes).await?;
-                    let mime = Format::sniff(&obj.bytes).map_or("application/octet-stream", Format::mime);
-                    let etag = obj.etag.clone().unwrap_or_default();
-                    Ok(self.ok(obj.bytes.clone(), mime, etag, obj.last_modified))
-                }
-            };
+            let obj = store.get(&key, self.limits.max_source_bytes).await?;
+            let mime = Format::sniff(&obj.bytes).map_or("application/octet-stream", Format::mime);
+            let etag = obj.etag.clone().unwrap_or_default();
+            return Ok(self.ok(obj.bytes.clone(), mime, etag, obj.last_modified));
         };
         log.process = Some(process.clone());
         let mut actions = process::parse(&process)?;
@@ -350,10 +344,8 @@ impl Handler {
     }
 
     pub fn error_reply(&self, e: &ProcessError) -> Reply {
-        let mut headers = vec![
-            ("content-type", "application/xml".into()),
-            ("cache-control", self.options.error_cache_control.clone()),
-        ];
+        let cache_control = if e.status >= 500 { "no-store".into() } else { self.options.error_cache_control.clone() };
+        let mut headers = vec![("content-type", "application/xml".into()), ("cache-control", cache_control)];
         if e.status == 503 {
             headers.push(("retry-after", "1".into()));
         }

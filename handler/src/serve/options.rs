@@ -1,24 +1,16 @@
-//! How a handler behaves beyond the engine: what unprocessed requests get, headers,
-//! CORS, signing, concurrency, deadline and the result cache.
+//! How a handler behaves beyond the engine: headers, CORS, signing, concurrency, deadline
+//! and the result cache.
 
 use super::Reply;
 use crate::guard::signature::SigningKeys;
 use http::HeaderMap;
 use std::time::Duration;
 
-/// What a request without a process gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unprocessed {
-    /// The original bytes (`imgh serve`).
-    Original,
-    /// 403, so CloudFront's origin group fails over to the S3 origin (deployed handler).
-    Forbidden,
-}
-
 #[derive(Clone)]
 pub struct Options {
-    pub unprocessed: Unprocessed,
     pub cache_control: String,
+    /// Cache-Control of client errors (4xx); server errors (5xx) are `no-store`, so a
+    /// passing overload or timeout is not kept by a CDN longer than its minimum.
     pub error_cache_control: String,
     /// Pick AVIF/WebP from `Accept` when no `format` action is given (adds `Vary: Accept`).
     pub auto_format: bool,
@@ -44,7 +36,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            unprocessed: Unprocessed::Original,
             cache_control: "public, max-age=31536000".into(),
             error_cache_control: "public, max-age=60".into(),
             auto_format: false,
