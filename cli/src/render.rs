@@ -108,8 +108,6 @@ fn checkov_skips(kinds: &[String]) -> String {
 /// The origin custom header through which CloudFront tells the handler which bucket a
 /// request is for (the handler serves only buckets on its IMGH_BUCKETS allow-list).
 pub const BUCKET_HEADER: &str = "x-imgh-bucket";
-/// The origin custom header carrying the ECS variant's shared secret (ALB rule + handler).
-pub const SECRET_HEADER: &str = "x-imgh-origin-secret";
 
 /// One source bucket as the templates use it.
 #[derive(Debug, Serialize)]
@@ -174,7 +172,6 @@ pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
         stack_name => stack_name,
         buckets => buckets,
         bucket_header => BUCKET_HEADER,
-        secret_header => SECRET_HEADER,
         cache_query_strings => cache_query_strings(t),
         process_params => imgh_handler::request::PROCESS_PARAMS,
         deadline_ms => t.deadline_ms(),
