@@ -326,8 +326,12 @@ pub async fn remove_ours(
         if policy::find(&before, &sid).is_none() {
             continue;
         }
-        let path = backup(backup_dir, &target, Some(&text))?;
         let after = policy::remove(&before, &sid)?;
+        if after.is_none() && matches!(target, Target::Key(_)) {
+            eprintln!("warning: {what}: our statement {sid} is the only one in its policy, which cannot be deleted; left in place (remove it by hand once the key has another statement)");
+            continue;
+        }
+        let path = backup(backup_dir, &target, Some(&text))?;
         target.put(aws, after.as_ref().map(serde_json::to_string).transpose()?.as_deref()).await?;
         let now = policy::parse(target.get(aws).await?.as_deref())?;
         if policy::others(&now, &sid) != policy::others(&before, &sid) {

@@ -18,7 +18,7 @@ pub enum Variant {
     /// A Lambda function behind a function URL (response streaming).
     #[default]
     Lambda,
-    /// A Fargate service behind an ALB reachable only from CloudFront.
+    /// A Fargate service behind an internal ALB, reached through a CloudFront VPC origin.
     Ecs,
 }
 
@@ -124,7 +124,8 @@ pub struct TemplateArgs {
     /// at least two, in different AZs).
     #[arg(long = "private-subnet", value_name = "SUBNET_ID")]
     pub private_subnets: Vec<String>,
-    /// ECS: the CIDR block of --vpc-id (the ALB admits only addresses inside the VPC).
+    /// ECS: a CIDR block covering the --private-subnet subnets, usually the VPC's (the ALB
+    /// admits only it: CloudFront's VPC-origin interfaces sit in those subnets).
     #[arg(long)]
     pub vpc_cidr: Option<String>,
     /// ECS: task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384) [default: 1024].
@@ -133,7 +134,7 @@ pub struct TemplateArgs {
     /// ECS: task memory in MB, a Fargate size for --cpu [default: 2048].
     #[arg(long)]
     pub task_memory: Option<u32>,
-    /// ECS: autoscaling minimum, also the count a new service starts with [default: 1].
+    /// ECS: autoscaling minimum (a new service starts at 1, then scales to it) [default: 1].
     #[arg(long)]
     pub min_count: Option<u32>,
     /// ECS: autoscaling maximum, the cost ceiling (past it requests queue, then get 503) [default: 4].

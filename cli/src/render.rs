@@ -88,21 +88,24 @@ const CHECKOV_SKIPS: &[(&str, &[(&str, &str)])] = &[
     ]),
 ];
 
-/// The `Metadata` block skipping the checks of `kinds`, indented for a resource ("" for
-/// none; an empty kind is ignored).
-fn checkov_skips(kinds: &[String]) -> String {
-    let skips: Vec<&(&str, &str)> = kinds
-        .iter()
-        .flat_map(|kind| CHECKOV_SKIPS.iter().filter(move |(k, _)| k == kind).flat_map(|(_, s)| s.iter()))
-        .collect();
+/// The `Metadata` block skipping the checks of `kinds`, indented for a resource. An empty
+/// kind stands for none; an unknown one is a template bug.
+fn checkov_skips(kinds: &[String]) -> Result<String, minijinja::Error> {
+    let mut skips = vec![];
+    for kind in kinds.iter().filter(|k| !k.is_empty()) {
+        let (_, list) = CHECKOV_SKIPS.iter().find(|(k, _)| k == kind).ok_or_else(|| {
+            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("no checkov skips of kind {kind:?}"))
+        })?;
+        skips.extend(list.iter());
+    }
     if skips.is_empty() {
-        return String::new();
+        return Ok(String::new());
     }
     let mut out = String::from("    Metadata:\n      checkov:\n        skip:");
     for (id, why) in skips {
         out.push_str(&format!("\n          - id: {id}\n            comment: {}", json!(why)));
     }
-    out
+    Ok(out)
 }
 
 /// The origin custom header through which CloudFront tells the handler which bucket a

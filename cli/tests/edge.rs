@@ -155,6 +155,7 @@ fn origin_request(doc: &serde_yaml::Value, routed: &Value) -> (String, Option<St
 fn handler(options: Options) -> Handler {
     let mut store = MemStore::default();
     store.insert("a.jpg", include_bytes!("../../samples/mountain.jpg").as_slice());
+    store.insert("wow!.jpg", include_bytes!("../../samples/sunset.jpg").as_slice());
     let stores = HashMap::from([("photos-0".to_string(), Arc::new(store) as Arc<dyn imgh_handler::store::Store>)]);
     Handler::new(stores, Arc::new(Styles::default()), Limits::default(), options)
 }
@@ -205,6 +206,8 @@ async fn router_sends_processing_to_the_handler_and_originals_to_s3() {
         "/a%ZZ!x",
         "/100%.jpg",
         "/a.jpg?Expires=1&Signature=abc",
+        "/a+b.jpg",
+        "/a.jpg?x-oss-process=image/resize,w_10&x%2Doss%2Dprocess=image/resize,w_20",
     ];
     let viewers: Vec<Viewer> = uris.iter().map(|u| get(u)).collect();
     let routed = route(&doc, &viewers);
@@ -223,6 +226,11 @@ async fn router_sends_processing_to_the_handler_and_originals_to_s3() {
     }
     // An encoded parameter name is rewritten to the plain one the cache key names.
     assert!(routed[3].result["querystring"].get("x-oss-process").is_some(), "{:?}", routed[3].result);
+    // `+` is part of the key for S3 too, as for the handler.
+    assert_eq!(routed[21].result["uri"], "/a%2Bb.jpg");
+    // Two spellings of the process parameter: the first wins, as in the handler.
+    let (_, query, _) = origin_request(&doc, &routed[22].result);
+    assert_eq!(query.as_deref(), Some("x-oss-process=image/resize,w_10"));
 }
 
 /// Through the edge as rendered, the handler processes, refuses, and never answers a
@@ -251,7 +259,9 @@ async fn signed_urls_pass_the_edge_and_verify() {
     let signed = keys.sign("/a.jpg", Some("x-oss-process=image/resize,w_80"), 4_000_000_000).unwrap();
     let tampered = signed.replace("w_80", "w_81");
     let unsigned = "/a.jpg?x-oss-process=image/resize,w_80".to_string();
-    let viewers = [get(&signed), get(&tampered), get(&unsigned)];
+    // `wow!.jpg` is an original whose key merely looks like a style suffix: the router sends
+    // it to the handler, which serves it as S3 serves originals, without a signature.
+    let viewers = [get(&signed), get(&tampered), get(&unsigned), get("/wow!.jpg")];
 
     let doc = render(&["--variant", "lambda", "--bucket", "photos-0", "--signed-urls"]);
     let routed = route(&doc, &viewers);
@@ -262,7 +272,7 @@ async fn signed_urls_pass_the_edge_and_verify() {
         }
         v
     };
-    assert_eq!(statuses, [200, 403, 403]);
+    assert_eq!(statuses, [200, 403, 403, 200]);
 
     // Without --signed-urls the edge drops both parameters: a handler that requires
     // signatures could never be reached (the defect this option fixes).

@@ -699,7 +699,8 @@ fn timeouts_nest() {
             assert_eq!(r["HandlerFunction"]["Properties"]["Timeout"].as_u64(), Some(timeout), "{name}");
         } else {
             let attrs = r["LoadBalancer"]["Properties"]["LoadBalancerAttributes"].as_sequence().unwrap();
-            let idle = attrs.iter().find(|a| a["Key"].as_str() == Some("idle_timeout.timeout_seconds")).expect("idle timeout");
+            let idle =
+                attrs.iter().find(|a| a["Key"].as_str() == Some("idle_timeout.timeout_seconds")).expect("idle timeout");
             let idle: u64 = idle["Value"].as_str().unwrap().parse().unwrap();
             assert!(idle * 1000 > deadline_ms, "{name}: the ALB keeps the connection while the handler works");
         }

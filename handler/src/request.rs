@@ -46,7 +46,8 @@ pub async fn resolve(path: &str, query: Option<&str>, styles: &dyn StyleSource) 
     Ok(Resolved { key, process: None })
 }
 
-fn process_param(query: Option<&str>) -> Option<String> {
+/// The process named by the query's parameters, if any (styles not resolved).
+pub fn process_param(query: Option<&str>) -> Option<String> {
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(query?.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     PROCESS_PARAMS.iter().find_map(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))

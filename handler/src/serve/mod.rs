@@ -149,12 +149,18 @@ impl Handler {
         if req.method != "GET" && req.method != "HEAD" {
             return Err(ProcessError::new(405, "MethodNotAllowed", "only GET, HEAD and OPTIONS are served"));
         }
-        if let Some(keys) = &self.options.signing {
-            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            keys.verify(req.path, req.query, now)?;
+        // Signatures guard processing. A request naming a process is checked before anything
+        // else; one whose only process is a key suffix (`key@!name`, `key!name`) once the
+        // suffix resolved to a style: an original (`wow!.jpg`) is served as S3 would serve it.
+        let query_process = request::process_param(req.query).is_some();
+        if query_process {
+            self.check_signature(req)?;
         }
         let store = self.store_for(req.headers)?;
         let Resolved { key, process } = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
+        if process.is_some() && !query_process {
+            self.check_signature(req)?;
+        }
         // No process: the original. Behind CloudFront only `key!name` requests get here
         // without one (the router cannot know whether the style exists; when it does not,
         // the `!` is part of the key); everything else unprocessed is read from S3 directly.
@@ -288,6 +294,13 @@ impl Handler {
                 format!("this handler serves several buckets; the {} header must name one", self.options.bucket_header),
             )),
         }
+    }
+
+    /// With signing keys, `Expires` and `Signature` must be valid for the request.
+    fn check_signature(&self, req: &Incoming<'_>) -> Result<()> {
+        let Some(keys) = &self.options.signing else { return Ok(()) };
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        keys.verify(req.path, req.query, now)
     }
 
     /// Behind an ALB, only CloudFront knows the secret header value (constant-time check).
