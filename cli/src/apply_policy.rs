@@ -24,6 +24,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// The largest policy the service stores: S3 takes 20 KB per bucket policy, KMS 32 KB
+    /// per key policy.
+    fn max_policy_bytes(&self) -> usize {
+        match self {
+            Target::Bucket(_) => 20 * 1024,
+            Target::Key(_) => 32 * 1024,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Target::Bucket(b) => format!("bucket {b}"),
@@ -220,8 +229,11 @@ pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOption
         let (field, name) = target.backup_field();
         let sid = ours["Sid"].as_str().unwrap_or_default().to_string();
         let before_text = target.get(aws).await?;
-        let before = policy::parse(before_text.as_deref()).with_context(|| format!("{what}: fix its policy first"))?;
-        let merged = policy::merge(&before, &ours)?;
+        let current = policy::parse(before_text.as_deref()).with_context(|| format!("{what}: fix its policy first"))?;
+        // An older version's statement for this stack counts as ours (renaming it is a change).
+        let before = policy::adopt_legacy(&current, &ours);
+        let mut merged = policy::merge(&before, &ours)?;
+        merged.changed |= before != current;
         if !merged.changed {
             eprintln!("{what}: policy already holds statement {sid}; nothing to do.");
             report.push(json!({field: name, "changed": false}));
@@ -229,10 +241,20 @@ pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOption
         }
         eprintln!("{what}: {} statement {sid}", if merged.previous.is_some() { "replacing" } else { "adding" });
         let old_pretty = match &before_text {
-            Some(_) => serde_json::to_string_pretty(&before)?,
+            Some(_) => serde_json::to_string_pretty(&current)?,
             None => String::new(),
         };
         eprint!("{}", diff(&old_pretty, &serde_json::to_string_pretty(&merged.policy)?));
+        let new_text = serde_json::to_string(&merged.policy)?;
+        if new_text.len() > target.max_policy_bytes() {
+            bail!(
+                "{what}: the merged policy would be {} bytes, over the {} bytes the service stores; nothing was changed. Remove statements it no longer needs (it is {} bytes now, ours adds {})",
+                new_text.len(),
+                target.max_policy_bytes(),
+                before_text.as_deref().map_or(0, str::len),
+                serde_json::to_string(&ours)?.len()
+            );
+        }
         if o.dry_run {
             report.push(json!({field: name, "changed": true, "dry_run": true}));
             continue;
@@ -240,7 +262,7 @@ pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOption
         deploy::confirm(&format!("Put this policy on {what}?"), o.yes)?;
         let path = backup(&o.backup_dir, &target, before_text.as_deref())?;
         eprintln!("Backup of the previous policy: {}  (imgh apply-policy --restore {0})", path.display());
-        target.put(aws, Some(&serde_json::to_string(&merged.policy)?)).await?;
+        target.put(aws, Some(&new_text)).await?;
         verify(aws, &target, &merged.policy, &before, &sid).await?;
         eprintln!("{what}: policy updated and verified.");
         report.push(json!({field: name, "changed": true, "backup": path}));
@@ -309,20 +331,33 @@ pub async fn remove_ours(
     kms_key: Option<&str>,
     backup_dir: &Path,
 ) -> Result<()> {
-    let mut targets: Vec<(Target, String)> = buckets
+    // Our statements as apply-policy wrote them (None where a distribution ARN is unknown:
+    // then only a statement with our Sid is ours).
+    let sid = policy::sid(stack_name);
+    let mut targets: Vec<(Target, String, Option<Value>)> = buckets
         .iter()
         .filter(|b| !b.created)
-        .map(|b| (Target::Bucket(b.name.clone()), policy::sid(stack_name)))
+        .map(|b| {
+            let ours = b
+                .dist_arn
+                .as_ref()
+                .map(|arn| policy::statement(&sid, arn.split(':').nth(1).unwrap_or("aws"), &b.name, arn));
+            (Target::Bucket(b.name.clone()), sid.clone(), ours)
+        })
         .collect();
     if let Some(k) = kms_key {
-        targets.push((Target::Key(k.to_string()), policy::kms_sid(stack_name)));
+        let arns: Vec<String> = buckets.iter().filter_map(|b| b.dist_arn.clone()).collect();
+        let kms_sid = policy::kms_sid(stack_name);
+        let ours = policy::kms_statement(&kms_sid, &arns);
+        targets.push((Target::Key(k.to_string()), kms_sid, Some(ours)));
     }
-    for (target, sid) in targets {
+    for (target, sid, ours) in targets {
         let what = target.describe();
         let Some(text) = target.get(aws).await? else {
             continue;
         };
-        let before = policy::parse(Some(&text))?;
+        let parsed = policy::parse(Some(&text))?;
+        let before = ours.as_ref().map_or(parsed.clone(), |o| policy::adopt_legacy(&parsed, o));
         if policy::find(&before, &sid).is_none() {
             continue;
         }

@@ -121,7 +121,7 @@ pub struct TemplateArgs {
     #[arg(long = "subnet", value_name = "SUBNET_ID")]
     pub subnets: Vec<String>,
     /// ECS: private subnet in --vpc-id for the internal ALB behind the VPC origin (repeat:
-    /// at least two, in different AZs).
+    /// at least two, in different AZs; VPC origins skip use1-az3, usw1-az2, apne1-az3, cac1-az3).
     #[arg(long = "private-subnet", value_name = "SUBNET_ID")]
     pub private_subnets: Vec<String>,
     /// ECS: a CIDR block covering the --private-subnet subnets, usually the VPC's (the ALB

@@ -40,7 +40,7 @@ pub async fn run(
     }
     deploy::confirm(&format!("Delete stack {stack_name}?"), yes)?;
 
-    apply_policy::remove_ours(aws, stack_name, &existing, out.get("KmsKey").map(String::as_str), backup_dir).await?;
+    apply_policy::remove_ours(aws, stack_name, &buckets, out.get("KmsKey").map(String::as_str), backup_dir).await?;
 
     let stack_id = st.stack_id().unwrap_or(stack_name).to_string();
     let started = SystemTime::now();

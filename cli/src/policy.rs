@@ -9,17 +9,58 @@
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-/// The `Sid` of the statement imgh owns in a bucket policy, derived from the stack name.
-/// Only ASCII letters and digits: the strictest form policy languages accept.
+/// The `Sid` of the statement imgh owns in a bucket policy.
 pub fn sid(stack_name: &str) -> String {
-    let tail: String = stack_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    format!("ImghOacRead{tail}")
+    format!("ImghOacRead{}", sid_tail(stack_name))
 }
 
 /// The `Sid` of the statement imgh owns in a KMS key policy.
 pub fn kms_sid(stack_name: &str) -> String {
-    let tail: String = stack_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    format!("ImghOacDecrypt{tail}")
+    format!("ImghOacDecrypt{}", sid_tail(stack_name))
+}
+
+/// How many characters of a Sid come from the stack name's hash.
+const HASH_CHARS: usize = 8;
+
+/// The stack name's letters and digits (a Sid holds nothing else), then 8 hex digits of the
+/// exact name's SHA-256: stacks whose names differ only in punctuation (`a-b1`, `ab1`) own
+/// different statements. The region needs no part: a bucket, and a key, is served only by
+/// stacks in its own region, and stack names are unique there.
+fn sid_tail(stack_name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let letters: String = stack_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let hash = hex::encode(Sha256::digest(stack_name.as_bytes()));
+    format!("{letters}{}", &hash[..HASH_CHARS])
+}
+
+/// Renames statements an earlier version of imgh wrote for `ours` (its Sid without the hash,
+/// and a source ARN condition naming only ours' distributions) to ours' Sid, so they are
+/// replaced or removed like ours. A statement with that older Sid for another distribution
+/// (a stack whose name differs only in punctuation) is left alone.
+pub fn adopt_legacy(policy: &Value, ours: &Value) -> Value {
+    let Some(sid) = ours.get("Sid").and_then(Value::as_str) else { return policy.clone() };
+    let legacy = &sid[..sid.len().saturating_sub(HASH_CHARS)];
+    let arns = |s: &Value| -> Vec<String> {
+        match &s["Condition"]["StringEquals"]["AWS:SourceArn"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(l) => l.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        }
+    };
+    let ours_arns = arns(ours);
+    let mut out = policy.clone();
+    let adopt = |s: &mut Value| {
+        let theirs = arns(s);
+        if has_sid(s, legacy) && !theirs.is_empty() && theirs.iter().all(|a| ours_arns.contains(a)) {
+            s["Sid"] = json!(sid);
+        }
+    };
+    match out.get_mut("Statement") {
+        Some(Value::Array(list)) => list.iter_mut().for_each(adopt),
+        Some(single @ Value::Object(_)) => adopt(single),
+        _ => {}
+    }
+    out
 }
 
 /// The key policy statement letting CloudFront decrypt objects encrypted with the key, only
@@ -235,7 +276,23 @@ mod tests {
     }
 
     #[test]
-    fn sid_is_alphanumeric() {
-        assert_eq!(sid("imgh-prod_2"), "ImghOacReadimghprod2");
+    fn sids_are_alphanumeric_and_differ_by_punctuation() {
+        let s = sid("imgh-prod_2");
+        assert!(s.starts_with("ImghOacReadimghprod2") && s.len() == "ImghOacReadimghprod2".len() + 8, "{s}");
+        assert!(s.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(sid("pmc-5kh4bx"), sid("pmc5kh4bx"));
+        assert_ne!(kms_sid("pmc-5kh4bx"), kms_sid("pmc5kh4bx"));
+    }
+
+    #[test]
+    fn legacy_statements_are_adopted_only_for_our_distribution() {
+        let ours = statement(&sid("pmc-5kh4bx"), "aws", "b0", ARN);
+        let mine_before = statement("ImghOacReadpmc5kh4bx", "aws", "b0", ARN);
+        let other_stack = statement("ImghOacReadpmc5kh4bx", "aws", "b0", "arn:aws:cloudfront::1:distribution/EOTHER");
+        let cur = json!({"Version": "2012-10-17", "Statement": [mine_before, other_stack.clone()]});
+        let adopted = adopt_legacy(&cur, &ours);
+        let m = merge(&adopted, &ours).unwrap();
+        assert_eq!(m.policy["Statement"], json!([ours, other_stack]), "ours replaced in place, the other stack's kept");
+        assert_eq!(others(&m.policy, &sid("pmc-5kh4bx")), vec![other_stack]);
     }
 }

@@ -12,7 +12,51 @@ use crate::config::{TemplateSettings, Variant};
 /// would leave less is refused by `PutFunctionConcurrency`.
 const UNRESERVED_MINIMUM: i32 = 100;
 
+/// Regions that offer CloudFront VPC origins (CloudFront Developer Guide, "Restrict access
+/// with VPC origins"), which the ECS variant's origin is.
+const VPC_ORIGIN_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "sa-east-1",
+    "mx-central-1",
+];
+
 pub async fn check(aws: &Aws, stack_name: &str, t: &TemplateSettings) -> Result<()> {
+    if t.variant == Variant::Ecs && !VPC_ORIGIN_REGIONS.contains(&aws.region.as_str()) {
+        bail!(
+            "the ECS variant reaches its handler through a CloudFront VPC origin, which {} does not offer: deploy the Lambda variant there, or the ECS variant in a region that has VPC origins",
+            aws.region
+        );
+    }
     for bucket in &t.buckets {
         let region = bucket_region(aws, bucket).await?;
         if region != aws.region {

@@ -115,7 +115,7 @@ async fn deploy_policy_redeploy_style_destroy_flow() {
     let c = s3(&url);
     let pid = common::unique();
     let stack = format!("imgh-flow-{pid}");
-    let sid = format!("ImghOacRead{}", stack.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
+    let sid = common::sid("ImghOacRead", &stack);
     let (a, b, cc) = (format!("src-a-{pid}"), format!("src-b-{pid}"), format!("src-c-{pid}"));
     for name in [&a, &b, &cc] {
         c.create_bucket().bucket(name).send().await.expect("create bucket");
@@ -389,6 +389,10 @@ async fn deploy_checks_its_settings_before_building() {
     let out = run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--bucket", &away]), 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is in eu-west-1") && err.contains("--region eu-west-1"), "{err}");
+    // A region without CloudFront VPC origins cannot host the ECS variant.
+    let out =
+        run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--variant", "ecs", "--region", "cn-north-1"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cn-north-1 does not offer"));
     let out = run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--bucket", "missing-bucket-xyz"]), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the region of bucket"));
     // Without an artifact, deploy builds one: here from a binary that is not there.
@@ -448,7 +452,7 @@ async fn kms_key_policy_is_merged_backed_up_restored_and_removed() {
     let dir = scratch("moto-kms");
     let pid = common::unique();
     let stack = format!("imgh-kms-{pid}");
-    let sid = format!("ImghOacDecrypt{}", stack.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
+    let sid = common::sid("ImghOacDecrypt", &stack);
     let conf = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
         .region(aws_sdk_kms::config::Region::new("us-east-1"))
@@ -530,4 +534,90 @@ async fn kms_key_policy_is_merged_backed_up_restored_and_removed() {
     let after = key_policy(kms, arn).await;
     assert!(find_sid(&after, &sid).is_none(), "destroy removed our statement");
     assert_eq!(statements_except(&after, &sid), statements_except(&original, &sid));
+}
+
+/// A merge that would pass S3's 20 KB bucket policy limit is refused before anything is
+/// written: no backup, no put, the policy as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_over_the_policy_size_limit_changes_nothing() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-policy-size");
+    let pid = common::unique();
+    let stack = format!("imgh-size-{pid}");
+    let bucket = format!("size-{pid}");
+    let c = s3(&url);
+    c.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    // Just under 20 KB of other statements (S3 would store them).
+    let mut statements = vec![];
+    let mut i = 0;
+    loop {
+        let s = json!({"Sid": format!("Reader{i}"), "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::123456789012:role/reader-{i:04}")},
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/team-{i:04}/*")});
+        statements.push(s);
+        let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        // Stop within ~60 bytes of the limit: our ~270-byte statement then passes it.
+        if text.len() > 20 * 1024 - 60 {
+            statements.pop();
+            break;
+        }
+        i += 1;
+    }
+    let before = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    c.put_bucket_policy().bucket(&bucket).policy(&before).send().await.expect("put policy");
+    let tpl = dir.join("stack.yaml");
+    std::fs::write(&tpl, flow_template(&[&bucket], "")).expect("write template");
+    let cmd = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--stack-name", &stack]).args(args);
+        c
+    };
+    run_expect(&mut cmd(&["deploy", "--method", "direct", "--yes", "--template-file", tpl.to_str().unwrap()]), 0);
+    let out = run_expect(&mut cmd(&["apply-policy", "--yes", "--bucket", &bucket]), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("over the 20480 bytes") && err.contains("nothing was changed"), "{err}");
+    assert_eq!(get_policy(&c, &bucket).await.as_deref(), Some(before.as_str()));
+    assert!(backups(&dir.join(".imgh/backups")).is_empty(), "no backup for a refused merge");
+    run_expect(&mut cmd(&["destroy", "--yes"]), 0);
+}
+
+/// Stacks whose names differ only in punctuation own different statements; a statement an
+/// earlier imgh wrote (Sid without the hash) is taken over when it names this stack's
+/// distribution, and left alone when it names another's.
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_of_look_alike_stacks_stay_apart() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-sids");
+    let pid = common::unique().replace('-', "x");
+    let (stack, look_alike) = (format!("pmc-{pid}"), format!("pmc{pid}"));
+    let (sid, other_sid) = (common::sid("ImghOacRead", &stack), common::sid("ImghOacRead", &look_alike));
+    assert_ne!(sid, other_sid);
+    let legacy = format!("ImghOacRead{}", stack.replace('-', ""));
+    let bucket = format!("sids-{pid}");
+    let c = s3(&url);
+    c.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let stmt = |sid: &str, dist: &str| {
+        json!({"Sid": sid, "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+               "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*"),
+               "Condition": {"StringEquals": {"AWS:SourceArn": dist}}})
+    };
+    let theirs = stmt(&legacy, "arn:aws:cloudfront::123456789012:distribution/ELOOKALIKE");
+    let before = json!({"Version": "2012-10-17", "Statement": [stmt(&legacy, &dist_arn(0)), theirs.clone()]});
+    c.put_bucket_policy().bucket(&bucket).policy(before.to_string()).send().await.expect("put policy");
+    let tpl = dir.join("stack.yaml");
+    std::fs::write(&tpl, flow_template(&[&bucket], "")).expect("write template");
+    let cmd = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--stack-name", &stack]).args(args);
+        c
+    };
+    run_expect(&mut cmd(&["deploy", "--method", "direct", "--yes", "--template-file", tpl.to_str().unwrap()]), 0);
+    run_expect(&mut cmd(&["apply-policy", "--yes", "--bucket", &bucket]), 0);
+    let now: Value = serde_json::from_str(&get_policy(&c, &bucket).await.expect("policy")).unwrap();
+    assert_eq!(now["Statement"][0]["Sid"].as_str(), Some(sid.as_str()), "ours taken over, in place");
+    assert_eq!(now["Statement"][1], theirs, "the look-alike stack's statement kept");
+    assert_eq!(now["Statement"].as_array().map(Vec::len), Some(2));
+    run_expect(&mut cmd(&["destroy", "--yes"]), 0);
+    let after: Value = serde_json::from_str(&get_policy(&c, &bucket).await.expect("policy")).unwrap();
+    assert_eq!(after["Statement"], json!([theirs]), "destroy removed ours only");
 }

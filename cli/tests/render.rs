@@ -283,7 +283,7 @@ fn bucket_policy_output_matches_its_distribution() {
         assert_eq!(stmt["Condition"]["StringEquals"]["AWS:SourceArn"].as_str(), Some(arn.as_str()));
         assert_eq!(stmt["Principal"]["Service"].as_str(), Some("cloudfront.amazonaws.com"));
         assert_eq!(stmt["Resource"].as_str(), Some(format!("arn:aws:s3:::bucket-{i}/*").as_str()));
-        assert_eq!(stmt["Sid"].as_str(), Some("ImghOacReadimghtest"));
+        assert_eq!(stmt["Sid"].as_str(), Some(common::sid("ImghOacRead", "imgh-test").as_str()));
     }
 }
 
@@ -371,11 +371,14 @@ fn imgh_toml_is_read_and_flags_override_it() {
     assert_eq!(f["MemorySize"].as_u64(), Some(512));
     assert_eq!(doc["Outputs"]["Bucket0"]["Value"].as_str(), Some("file-bucket"));
     let sub = doc["Outputs"]["BucketPolicy0"]["Value"]["Fn::Sub"].as_str().expect("policy");
-    assert!(sub.contains("ImghOacReadfromfile"), "stack name from the file: {sub}");
+    assert!(sub.contains(&common::sid("ImghOacRead", "from-file")), "stack name from the file: {sub}");
     let doc =
         parse(&stdout(&run_expect(imgh(&dir, None).args(["render", "--arch", "arm64", "--stack-name", "flag"]), 0)));
     assert_eq!(doc["Resources"]["HandlerFunction"]["Properties"]["Architectures"][0].as_str(), Some("arm64"));
-    assert!(doc["Outputs"]["BucketPolicy0"]["Value"]["Fn::Sub"].as_str().expect("policy").contains("ImghOacReadflag"));
+    assert!(doc["Outputs"]["BucketPolicy0"]["Value"]["Fn::Sub"]
+        .as_str()
+        .expect("policy")
+        .contains(&common::sid("ImghOacRead", "flag")));
     std::fs::write(dir.join("imgh.toml"), "stack_nme = \"typo\"\n").expect("write");
     let out = run_expect(imgh(&dir, None).arg("render"), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("stack_nme"));
@@ -617,6 +620,17 @@ fn ecs_origin_is_a_vpc_origin_to_an_internal_alb() {
                 Some("AWS::EC2::InternetGateway"),
                 "a VPC origin needs one"
             );
+            // Zones without VPC origins are avoided where a region has them.
+            let pinned = &doc["Mappings"]["VpcOriginZones"];
+            assert_eq!(pinned["us-east-1"]["Az0"].as_str(), Some("use1-az1"));
+            for (region, zones) in pinned.as_mapping().unwrap() {
+                for z in zones.as_mapping().unwrap().values() {
+                    let z = z.as_str().unwrap();
+                    assert!(!["use1-az3", "usw1-az2", "apne1-az3", "cac1-az3"].contains(&z), "{region:?}: {z}");
+                }
+            }
+            let zone_id = &r["PrivateSubnet1"]["Properties"]["AvailabilityZoneId"]["Fn::If"];
+            assert_eq!(zone_id[0].as_str(), Some("PinZones"));
             let private_routes: Vec<&Value> = resources_of_type(&doc, "AWS::EC2::Route")
                 .into_iter()
                 .filter(|(_, rt)| rt["Properties"]["RouteTableId"]["Ref"].as_str() == Some("PrivateRouteTable"))

@@ -66,10 +66,31 @@ fn xml_escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c => out.push(c),
+            c if is_xml_char(c) => out.push(c),
+            // NUL, other control characters, U+FFFE/U+FFFF: XML 1.0 cannot carry them, even
+            // escaped, so an echoed key or parameter would make the document ill-formed.
+            _ => out.push('\u{FFFD}'),
         }
     }
     out
+}
+
+/// XML 1.0's `Char` production.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_hold_only_what_xml_can_carry() {
+        let e = ProcessError::no_such_key("a\u{0}b\u{1b}c\u{FFFF}d\u{FFFE}<&>\te\u{1F600}");
+        let xml = e.to_xml();
+        assert!(xml.chars().all(is_xml_char), "{xml:?}");
+        assert!(xml.contains("a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}&lt;&amp;&gt;\te\u{1F600}"), "{xml:?}");
+    }
 }
 
 pub type Result<T, E = ProcessError> = std::result::Result<T, E>;

@@ -183,3 +183,30 @@ fn truncated_and_corrupt_avif_is_400_invalid_image() {
         }
     }
 }
+
+/// Error bodies stay well-formed XML whatever the request echoes into them: NUL, other
+/// control characters and U+FFFF become U+FFFD.
+#[test]
+fn error_bodies_never_carry_what_xml_forbids() {
+    let src = sample("mountain.jpg");
+    let hostile = ["\u{0}", "\u{1b}[31m", "\u{FFFF}", "\u{FFFE}", "\u{7}\u{8}"];
+    for h in hostile {
+        for process in [
+            format!("image/resize,w_{h}"),
+            format!("image/zo{h}om,w_10"),
+            format!("image/resize,w_10,{h}_1"),
+            format!("image/format,{h}"),
+            format!("{h}image/resize,w_10"),
+        ] {
+            let e = run_err(&src, &process);
+            let xml = e.to_xml();
+            let bad: Vec<char> = xml
+                .chars()
+                .filter(|&c| !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))
+                .collect();
+            assert!(bad.is_empty(), "{process:?}: {xml:?} carries {bad:?}");
+        }
+    }
+    let e = imgh_handler::ProcessError::no_such_key("dir/\u{0}name\u{FFFF}.jpg");
+    assert!(e.to_xml().contains("dir/\u{FFFD}name\u{FFFD}.jpg"));
+}

@@ -168,6 +168,25 @@ fn auto_format_cors_and_origin_secret() {
     let secret = ("x-imgh-origin-secret", "s3cret");
     assert_eq!(get(&url).status, 403, "the origin secret is required");
     assert_eq!(http("GET", &url, &[("x-imgh-origin-secret", "guess")]).status, 403);
+    // The right value, then a wrong one: refused, whichever copy a check would read.
+    let raw = |copies: &[&str]| {
+        use std::io::{Read, Write};
+        let addr = server.base.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        let mut req = format!(
+            "GET /mountain.jpg?x-oss-process=image/resize,w_80 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"
+        );
+        for c in copies {
+            req.push_str(&format!("x-imgh-origin-secret: {c}\r\n"));
+        }
+        conn.write_all(format!("{req}\r\n").as_bytes()).unwrap();
+        let mut answer = vec![];
+        let _ = conn.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).split(' ').nth(1).unwrap_or_default().to_string()
+    };
+    assert_eq!(raw(&["s3cret"]), "200");
+    assert_eq!(raw(&["s3cret", "guess"]), "403");
+    assert_eq!(raw(&["guess", "s3cret"]), "403");
     for (accept, mime) in
         [("image/avif,image/webp,*/*", "image/avif"), ("image/webp,*/*", "image/webp"), ("*/*", "image/jpeg")]
     {

@@ -92,6 +92,14 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The Sid imgh gives its statement (`ImghOacRead`, `ImghOacDecrypt`) for a stack: the name's
+/// letters and digits, then 8 hex digits of the exact name's SHA-256.
+pub fn sid(prefix: &str, stack: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let letters: String = stack.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("{prefix}{letters}{}", &hex::encode(Sha256::digest(stack.as_bytes()))[..8])
+}
+
 /// A suffix for names in the shared emulator: the process id alone repeats across runs.
 pub fn unique() -> String {
     let nanos =

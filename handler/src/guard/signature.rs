@@ -45,6 +45,13 @@ impl SigningKeys {
         let pairs = decoded_pairs(query);
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let denied = |msg: &str| ProcessError::new(403, "AccessDenied", msg);
+        // The canonical form sorts the pairs, but the handler reads the first of a repeated
+        // name: with repeats, two requests doing different things could share a signature.
+        let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(denied(&format!("a signed URL names each parameter once; \"{}\" is repeated", w[0])));
+        }
         let expires: u64 = get(EXPIRES)
             .ok_or_else(|| denied("this URL must be signed: Expires and Signature are missing"))?
             .parse()
@@ -133,6 +140,22 @@ mod tests {
         assert!(keys.verify(path, Some(&query.replace("Expires=2000", "Expires=3000")), 1_000).is_err());
         assert!(SigningKeys::parse("other").verify(path, Some(query), 1_000).is_err());
         assert!(keys.verify(path, Some("x-oss-process=image/resize,w_100"), 1_000).is_err());
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        let keys = SigningKeys::parse("k1");
+        let url = keys.sign("/p.jpg", Some("x-oss-process=image/resize,w_100&x-oss-process=image/resize,w_900"), 2_000);
+        let (path, query) = url.as_deref().unwrap().split_once('?').unwrap();
+        let e = keys.verify(path, Some(query), 1_000).unwrap_err();
+        assert!(e.message.contains("\"x-oss-process\" is repeated"), "{}", e.message);
+        // The two values swapped would have verified with a sorted canonical form.
+        let swapped = query.replacen("w_100", "w_TMP", 1).replacen("w_900", "w_100", 1).replacen("w_TMP", "w_900", 1);
+        assert!(keys.verify(path, Some(&swapped), 1_000).is_err());
+        // A repeat spelled differently (encoded name) is the same name once decoded.
+        let good = keys.sign("/p.jpg", Some("x-oss-process=image/resize,w_100"), 2_000).unwrap();
+        let (_, q) = good.split_once('?').unwrap();
+        assert!(keys.verify("/p.jpg", Some(&format!("{q}&x%2Doss%2Dprocess=image/resize,w_9")), 1_000).is_err());
     }
 
     #[test]

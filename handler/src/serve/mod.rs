@@ -306,7 +306,12 @@ impl Handler {
     /// Behind an ALB, only CloudFront knows the secret header value (constant-time check).
     fn check_origin_secret(&self, headers: &HeaderMap) -> Result<()> {
         let Some(secret) = &self.options.origin_secret else { return Ok(()) };
-        let got = headers.get(self.options.secret_header.as_str()).map(|v| v.as_bytes()).unwrap_or_default();
+        let mut copies = headers.get_all(self.options.secret_header.as_str()).iter();
+        let got = copies.next().map(|v| v.as_bytes()).unwrap_or_default();
+        // One copy only: with two, which one a check reads would decide the answer.
+        if copies.next().is_some() {
+            return Err(ProcessError::new(403, "AccessDenied", "the origin secret header is repeated"));
+        }
         let a = Sha256::digest(got);
         let b = Sha256::digest(secret.as_bytes());
         // Equal-length digests compared without an early exit.
