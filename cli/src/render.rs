@@ -108,10 +108,6 @@ fn checkov_skips(kinds: &[String]) -> Result<String, minijinja::Error> {
     Ok(out)
 }
 
-/// The origin custom header through which CloudFront tells the handler which bucket a
-/// request is for (the handler serves only buckets on its IMGH_BUCKETS allow-list).
-pub const BUCKET_HEADER: &str = "x-imgh-bucket";
-
 /// One source bucket as the templates use it.
 #[derive(Debug, Serialize)]
 struct BucketCtx {
@@ -174,7 +170,8 @@ pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
         version => env!("CARGO_PKG_VERSION"),
         stack_name => stack_name,
         buckets => buckets,
-        bucket_header => BUCKET_HEADER,
+        bucket_header => imgh_handler::serve::BUCKET_HEADER,
+        style_key => imgh_handler::style::KEY_ATTRIBUTE,
         cache_query_strings => cache_query_strings(t),
         process_params => imgh_handler::request::PROCESS_PARAMS,
         deadline_ms => t.deadline_ms(),

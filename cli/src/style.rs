@@ -7,12 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use imgh_handler::style::{is_valid_name, KEY_ATTRIBUTE as KEY, PROCESS_ATTRIBUTE as PROCESS};
+
 use crate::aws::{sdk_message, Aws};
 use crate::stack;
-
-/// The partition key and the attribute holding the process string.
-pub const KEY: &str = "style";
-pub const PROCESS: &str = "process";
 
 async fn table(aws: &Aws, stack_name: &str) -> Result<String> {
     let st = stack::require(aws, stack_name).await?;
@@ -21,19 +19,23 @@ async fn table(aws: &Aws, stack_name: &str) -> Result<String> {
     })
 }
 
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        bail!("style name {name:?}: use 1-64 letters, digits, '-', '_' or '.'");
+/// A style is stored only when the handler would accept its name and its process.
+fn check(name: &str, process: &str) -> Result<()> {
+    if !is_valid_name(name) {
+        bail!("style name {name:?}: use 1-63 letters, digits, '_', '-' or '.'");
     }
+    imgh_handler::process::parse(process).map_err(|e| {
+        anyhow::anyhow!(
+            "process {process:?} is not one the handler accepts: {} (e.g. image/resize,w_200/format,webp)",
+            e.message
+        )
+    })?;
     Ok(())
 }
 
 pub async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Result<()> {
-    check_name(name)?;
     let process = process.strip_prefix("x-oss-process=").unwrap_or(process);
-    if !process.starts_with("image/") {
-        bail!("process {process:?} should look like an x-oss-process value, e.g. image/resize,w_200/format,webp");
-    }
+    check(name, process)?;
     let t = table(aws, stack_name).await?;
     aws.ddb
         .put_item()

@@ -286,6 +286,12 @@ async fn deploy_policy_redeploy_style_destroy_flow() {
     assert_eq!(list, json!({"large": "image/resize,w_1600", "thumb": "image/resize,w_200/format,webp"}));
     run_expect(&mut cmd(&["style", "rm", "thumb"]), 0);
     run_expect(&mut cmd(&["style", "get", "thumb"]), 1);
+    // The handler's own rules: a name it would refuse, a process it cannot parse.
+    let long = "n".repeat(64);
+    let out = run_expect(&mut cmd(&["style", "set", &long, "image/resize,w_200"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1-63 letters"));
+    let out = run_expect(&mut cmd(&["style", "set", "bad", "image/resize,w_abc"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("w must be an integer"));
 
     // Destroy: refused without a terminal, then our statements out, stack gone, buckets kept.
     run_expect(&mut cmd(&["destroy"]), 3);

@@ -80,6 +80,8 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
+pub type Result<T, E = ProcessError> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +94,3 @@ mod tests {
         assert!(xml.contains("a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}&lt;&amp;&gt;\te\u{1F600}"), "{xml:?}");
     }
 }
-
-pub type Result<T, E = ProcessError> = std::result::Result<T, E>;

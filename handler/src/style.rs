@@ -45,7 +45,9 @@ impl StyleSource for Styles {
     }
 }
 
-/// The DynamoDB attribute holding a style's process string; the partition key is `style`.
+/// The style table's partition key (the style name) and the attribute holding its process
+/// string; `imgh style` and the template use these too.
+pub const KEY_ATTRIBUTE: &str = "style";
 pub const PROCESS_ATTRIBUTE: &str = "process";
 
 /// Styles in a DynamoDB table (partition key `style`, attribute `process`), each lookup
@@ -68,7 +70,7 @@ impl DynamoStyles {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("style", AttributeValue::S(name.to_string()))
+            .key(KEY_ATTRIBUTE, AttributeValue::S(name.to_string()))
             .send()
             .await
             .map_err(|e| {

@@ -6,7 +6,7 @@ pub mod http;
 pub mod lambda;
 mod options;
 
-pub use options::{Cors, Options};
+pub use options::{Cors, Options, BUCKET_HEADER};
 
 use crate::codec::Format;
 use crate::engine::{self, Processed, Timings};

@@ -6,6 +6,10 @@ use crate::guard::signature::SigningKeys;
 use http::HeaderMap;
 use std::time::Duration;
 
+/// The origin custom header through which CloudFront names the bucket of a request (the
+/// templates set it; the handler serves only buckets on its allow-list).
+pub const BUCKET_HEADER: &str = "x-imgh-bucket";
+
 #[derive(Clone)]
 pub struct Options {
     pub cache_control: String,
@@ -43,7 +47,7 @@ impl Default for Options {
             signing: None,
             origin_secret: None,
             secret_header: "x-imgh-origin-secret".into(),
-            bucket_header: "x-imgh-bucket".into(),
+            bucket_header: BUCKET_HEADER.into(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             queue_depth: 256,
             deadline: Duration::from_secs(25),
