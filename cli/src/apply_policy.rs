@@ -221,48 +221,72 @@ pub struct ApplyOptions {
     pub json: bool,
 }
 
-/// `imgh apply-policy`.
+/// One target's merge, worked out before anything is written.
+struct Change {
+    target: Target,
+    sid: String,
+    /// The policy as read (None: the bucket had none), parsed as-is and with an older
+    /// version's statement for this stack taken over.
+    text: Option<String>,
+    current: Value,
+    before: Value,
+    merged: policy::Merged,
+}
+
+/// `imgh apply-policy`: every target's merge is worked out and checked against the size
+/// limit first, so a merge that cannot be stored leaves every policy as it was.
 pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOptions) -> Result<()> {
-    let mut report = vec![];
+    let mut changes = vec![];
+    let mut too_large = vec![];
     for (target, ours) in plan(aws, stack_name, only).await? {
         let what = target.describe();
-        let (field, name) = target.backup_field();
-        let sid = ours["Sid"].as_str().unwrap_or_default().to_string();
-        let before_text = target.get(aws).await?;
-        let current = policy::parse(before_text.as_deref()).with_context(|| format!("{what}: fix its policy first"))?;
+        let text = target.get(aws).await?;
+        let current = policy::parse(text.as_deref()).with_context(|| format!("{what}: fix its policy first"))?;
         // An older version's statement for this stack counts as ours (renaming it is a change).
         let before = policy::adopt_legacy(&current, &ours);
         let mut merged = policy::merge(&before, &ours)?;
         merged.changed |= before != current;
+        let size = serde_json::to_string(&merged.policy)?.len();
+        if size > target.max_policy_bytes() {
+            too_large.push(format!(
+                "{what}: the merged policy would be {size} bytes, over the {} the service stores (it is {} now; ours adds {})",
+                target.max_policy_bytes(),
+                serde_json::to_string(&current)?.len(),
+                serde_json::to_string(&ours)?.len()
+            ));
+        }
+        let sid = ours["Sid"].as_str().unwrap_or_default().to_string();
+        changes.push(Change { target, sid, text, current, before, merged });
+    }
+    if !too_large.is_empty() {
+        bail!(
+            "{}\nNothing was changed: remove statements those policies no longer need, then run apply-policy again",
+            too_large.join("\n")
+        );
+    }
+    let mut report = vec![];
+    for Change { target, sid, text, current, before, merged } in changes {
+        let what = target.describe();
+        let (field, name) = target.backup_field();
         if !merged.changed {
             eprintln!("{what}: policy already holds statement {sid}; nothing to do.");
             report.push(json!({field: name, "changed": false}));
             continue;
         }
         eprintln!("{what}: {} statement {sid}", if merged.previous.is_some() { "replacing" } else { "adding" });
-        let old_pretty = match &before_text {
+        let old_pretty = match &text {
             Some(_) => serde_json::to_string_pretty(&current)?,
             None => String::new(),
         };
         eprint!("{}", diff(&old_pretty, &serde_json::to_string_pretty(&merged.policy)?));
-        let new_text = serde_json::to_string(&merged.policy)?;
-        if new_text.len() > target.max_policy_bytes() {
-            bail!(
-                "{what}: the merged policy would be {} bytes, over the {} bytes the service stores; nothing was changed. Remove statements it no longer needs (it is {} bytes now, ours adds {})",
-                new_text.len(),
-                target.max_policy_bytes(),
-                before_text.as_deref().map_or(0, str::len),
-                serde_json::to_string(&ours)?.len()
-            );
-        }
         if o.dry_run {
             report.push(json!({field: name, "changed": true, "dry_run": true}));
             continue;
         }
         deploy::confirm(&format!("Put this policy on {what}?"), o.yes)?;
-        let path = backup(&o.backup_dir, &target, before_text.as_deref())?;
+        let path = backup(&o.backup_dir, &target, text.as_deref())?;
         eprintln!("Backup of the previous policy: {}  (imgh apply-policy --restore {0})", path.display());
-        target.put(aws, Some(&new_text)).await?;
+        target.put(aws, Some(&serde_json::to_string(&merged.policy)?)).await?;
         verify(aws, &target, &merged.policy, &before, &sid).await?;
         eprintln!("{what}: policy updated and verified.");
         report.push(json!({field: name, "changed": true, "backup": path}));

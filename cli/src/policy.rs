@@ -34,12 +34,15 @@ fn sid_tail(stack_name: &str) -> String {
 }
 
 /// Renames statements an earlier version of imgh wrote for `ours` (its Sid without the hash,
-/// and a source ARN condition naming only ours' distributions) to ours' Sid, so they are
-/// replaced or removed like ours. A statement with that older Sid for another distribution
-/// (a stack whose name differs only in punctuation) is left alone.
+/// and a source ARN condition naming one of ours' distributions, which no other stack has)
+/// to ours' Sid, so they are replaced or removed like ours. A statement with that older Sid
+/// for other distributions only (a stack whose name differs only in punctuation) is left alone.
 pub fn adopt_legacy(policy: &Value, ours: &Value) -> Value {
     let Some(sid) = ours.get("Sid").and_then(Value::as_str) else { return policy.clone() };
-    let legacy = &sid[..sid.len().saturating_sub(HASH_CHARS)];
+    // Our Sid less its hash; an ASCII Sid longer than the hash, as `sid` makes.
+    let Some(legacy) = sid.len().checked_sub(HASH_CHARS).and_then(|n| sid.get(..n)).filter(|l| !l.is_empty()) else {
+        return policy.clone();
+    };
     let arns = |s: &Value| -> Vec<String> {
         match &s["Condition"]["StringEquals"]["AWS:SourceArn"] {
             Value::String(a) => vec![a.clone()],
@@ -51,7 +54,7 @@ pub fn adopt_legacy(policy: &Value, ours: &Value) -> Value {
     let mut out = policy.clone();
     let adopt = |s: &mut Value| {
         let theirs = arns(s);
-        if has_sid(s, legacy) && !theirs.is_empty() && theirs.iter().all(|a| ours_arns.contains(a)) {
+        if has_sid(s, legacy) && theirs.iter().any(|a| ours_arns.contains(a)) {
             s["Sid"] = json!(sid);
         }
     };

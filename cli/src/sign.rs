@@ -31,7 +31,8 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         .context("the clock is before 1970")?
         .as_secs();
     let keys = SigningKeys::parse(&args.key);
-    let signed = keys.sign(path, query, expires).context("--key is empty")?;
+    let signed =
+        keys.sign(path, query, expires).map_err(|e| anyhow::anyhow!("cannot sign {}: {}", args.url, e.message))?;
     println!("{origin}{signed}");
     Ok(())
 }

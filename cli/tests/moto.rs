@@ -550,9 +550,11 @@ async fn a_merge_over_the_policy_size_limit_changes_nothing() {
     let dir = scratch("moto-policy-size");
     let pid = common::unique();
     let stack = format!("imgh-size-{pid}");
-    let bucket = format!("size-{pid}");
+    let (small, bucket) = (format!("small-{pid}"), format!("size-{pid}"));
     let c = s3(&url);
-    c.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    for b in [&small, &bucket] {
+        c.create_bucket().bucket(b).send().await.expect("create bucket");
+    }
     // Just under 20 KB of other statements (S3 would store them).
     let mut statements = vec![];
     let mut i = 0;
@@ -572,16 +574,18 @@ async fn a_merge_over_the_policy_size_limit_changes_nothing() {
     let before = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
     c.put_bucket_policy().bucket(&bucket).policy(&before).send().await.expect("put policy");
     let tpl = dir.join("stack.yaml");
-    std::fs::write(&tpl, flow_template(&[&bucket], "")).expect("write template");
+    std::fs::write(&tpl, flow_template(&[&small, &bucket], "")).expect("write template");
     let cmd = |args: &[&str]| {
         let mut c = imgh(&dir, Some(&url));
         c.args(["--stack-name", &stack]).args(args);
         c
     };
     run_expect(&mut cmd(&["deploy", "--method", "direct", "--yes", "--template-file", tpl.to_str().unwrap()]), 0);
-    let out = run_expect(&mut cmd(&["apply-policy", "--yes", "--bucket", &bucket]), 1);
+    // The small bucket comes first, and is not written either: the other cannot be.
+    let out = run_expect(&mut cmd(&["apply-policy", "--yes", "--bucket", &small, "--bucket", &bucket]), 1);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("over the 20480 bytes") && err.contains("nothing was changed"), "{err}");
+    assert!(err.contains("over the 20480 the service stores") && err.contains("Nothing was changed"), "{err}");
+    assert!(get_policy(&c, &small).await.is_none(), "the first bucket's policy was not written");
     assert_eq!(get_policy(&c, &bucket).await.as_deref(), Some(before.as_str()));
     assert!(backups(&dir.join(".imgh/backups")).is_empty(), "no backup for a refused merge");
     run_expect(&mut cmd(&["destroy", "--yes"]), 0);

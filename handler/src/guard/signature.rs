@@ -45,12 +45,8 @@ impl SigningKeys {
         let pairs = decoded_pairs(query);
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let denied = |msg: &str| ProcessError::new(403, "AccessDenied", msg);
-        // The canonical form sorts the pairs, but the handler reads the first of a repeated
-        // name: with repeats, two requests doing different things could share a signature.
-        let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-        names.sort_unstable();
-        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(denied(&format!("a signed URL names each parameter once; \"{}\" is repeated", w[0])));
+        if let Some(name) = repeated_name(&pairs) {
+            return Err(denied(&format!("a signed URL names each parameter once; \"{name}\" is repeated")));
         }
         let expires: u64 = get(EXPIRES)
             .ok_or_else(|| denied("this URL must be signed: Expires and Signature are missing"))?
@@ -71,16 +67,22 @@ impl SigningKeys {
         Ok(())
     }
 
-    /// `path?query` with `Expires` and `Signature` added, signed with the first key.
-    pub fn sign(&self, path: &str, query: Option<&str>, expires_unix: u64) -> Option<String> {
-        let key = self.0.first()?;
+    /// `path?query` with `Expires` and `Signature` added, signed with the first key. A query
+    /// naming a parameter twice is refused: `verify` would refuse the URL.
+    pub fn sign(&self, path: &str, query: Option<&str>, expires_unix: u64) -> Result<String> {
+        let key = self.0.first().ok_or_else(|| ProcessError::invalid("there is no signing key"))?;
         let mut pairs: Vec<(String, String)> =
             decoded_pairs(query).into_iter().filter(|(k, _)| k != SIGNATURE && k != EXPIRES).collect();
+        if let Some(name) = repeated_name(&pairs) {
+            return Err(ProcessError::invalid(format!(
+                "\"{name}\" appears twice: a signed URL names each parameter once"
+            )));
+        }
         pairs.push((EXPIRES.into(), expires_unix.to_string()));
         let sig = mac(key, &canonical(path, &pairs)).finalize().into_bytes();
         let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig);
         let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
-        Some(format!("{path}?{}&Signature={sig}", query.join("&")))
+        Ok(format!("{path}?{}&Signature={sig}", query.join("&")))
     }
 }
 
@@ -88,6 +90,15 @@ fn mac(key: &[u8], canonical: &str) -> Hmac<Sha256> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(canonical.as_bytes());
     m
+}
+
+/// A name that appears more than once. The canonical form sorts the pairs while the handler
+/// reads the first of a repeated name, so with repeats two requests that do different things
+/// could share a signature.
+fn repeated_name(pairs: &[(String, String)]) -> Option<&str> {
+    let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    names.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
 fn decoded_pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -145,13 +156,18 @@ mod tests {
     #[test]
     fn repeated_parameters_are_refused() {
         let keys = SigningKeys::parse("k1");
-        let url = keys.sign("/p.jpg", Some("x-oss-process=image/resize,w_100&x-oss-process=image/resize,w_900"), 2_000);
-        let (path, query) = url.as_deref().unwrap().split_once('?').unwrap();
-        let e = keys.verify(path, Some(query), 1_000).unwrap_err();
+        let twice = "x-oss-process=image/resize,w_100&x-oss-process=image/resize,w_900";
+        assert!(keys.sign("/p.jpg", Some(twice), 2_000).unwrap_err().message.contains("appears twice"));
+        // A URL signed over the sorted pairs of a repeat (as before this check) is refused,
+        // and so is the one with the two values swapped, which shared its signature.
+        let pairs: Vec<(String, String)> = decoded_pairs(Some(&format!("{twice}&Expires=2000")));
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(mac(b"k1", &canonical("/p.jpg", &pairs)).finalize().into_bytes());
+        let query = format!("{twice}&Expires=2000&Signature={sig}");
+        let e = keys.verify("/p.jpg", Some(&query), 1_000).unwrap_err();
         assert!(e.message.contains("\"x-oss-process\" is repeated"), "{}", e.message);
-        // The two values swapped would have verified with a sorted canonical form.
         let swapped = query.replacen("w_100", "w_TMP", 1).replacen("w_900", "w_100", 1).replacen("w_TMP", "w_900", 1);
-        assert!(keys.verify(path, Some(&swapped), 1_000).is_err());
+        assert!(keys.verify("/p.jpg", Some(&swapped), 1_000).is_err());
         // A repeat spelled differently (encoded name) is the same name once decoded.
         let good = keys.sign("/p.jpg", Some("x-oss-process=image/resize,w_100"), 2_000).unwrap();
         let (_, q) = good.split_once('?').unwrap();
