@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::aws::{sdk_message, Aws};
+use aws_sdk_cloudformation::types::Stack;
+
 use crate::stack::{self, ServedBucket};
 use crate::{deploy, policy};
 
@@ -96,9 +98,8 @@ impl Target {
 /// Every target of the stack with our statement for it: the buckets (all, or those named
 /// by `--bucket`), then the KMS key when the stack has one. The key statement always names
 /// every distribution of the stack, since one statement serves them all.
-async fn plan(aws: &Aws, stack_name: &str, only: &[String]) -> Result<Vec<(Target, Value)>> {
-    let st = stack::require(aws, stack_name).await?;
-    let out = stack::outputs(&st);
+fn plan(stack_name: &str, st: &Stack, only: &[String]) -> Result<Vec<(Target, Value)>> {
+    let out = stack::outputs(st);
     let all = stack::buckets(&out);
     if all.is_empty() {
         bail!("stack {stack_name} has no BucketN outputs: is it an imgh stack, and is its deployment complete (imgh status)?");
@@ -111,12 +112,10 @@ async fn plan(aws: &Aws, stack_name: &str, only: &[String]) -> Result<Vec<(Targe
             )
         })
     };
-    let sid = policy::sid(stack_name);
     let mut list = vec![];
     for b in stack::select(all.clone(), only, stack_name)? {
         let arn = arn_of(&b)?;
-        let partition = arn.split(':').nth(1).unwrap_or("aws");
-        list.push((Target::Bucket(b.name.clone()), policy::statement(&sid, partition, &b.name, &arn)));
+        list.push((Target::Bucket(b.name.clone()), policy::bucket_statement(stack_name, &b.name, &arn)));
     }
     if let Some(key) = out.get("KmsKey") {
         let arns = all.iter().map(arn_of).collect::<Result<Vec<_>>>()?;
@@ -129,8 +128,13 @@ async fn plan(aws: &Aws, stack_name: &str, only: &[String]) -> Result<Vec<(Targe
 /// into its key policy (only the statement: a key policy holding nothing else would lock
 /// the account out of the key). `--json`: one object keyed by bucket name or key ARN.
 pub async fn print(aws: &Aws, stack_name: &str, only: &[String], json: bool) -> Result<()> {
+    print_for(stack_name, &stack::require(aws, stack_name).await?, only, json)
+}
+
+/// `print` for a stack already described (deploy's last step).
+pub fn print_for(stack_name: &str, st: &Stack, only: &[String], json: bool) -> Result<()> {
     let mut all = serde_json::Map::new();
-    for (target, stmt) in plan(aws, stack_name, only).await? {
+    for (target, stmt) in plan(stack_name, st, only)? {
         let (label, value) = match &target {
             Target::Bucket(b) => (b.clone(), json!({ "Version": "2012-10-17", "Statement": [stmt] })),
             Target::Key(k) => (k.clone(), stmt),
@@ -238,7 +242,7 @@ struct Change {
 pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOptions) -> Result<()> {
     let mut changes = vec![];
     let mut too_large = vec![];
-    for (target, ours) in plan(aws, stack_name, only).await? {
+    for (target, ours) in plan(stack_name, &stack::require(aws, stack_name).await?, only)? {
         let what = target.describe();
         let text = target.get(aws).await?;
         let current = policy::parse(text.as_deref()).with_context(|| format!("{what}: fix its policy first"))?;
@@ -362,10 +366,7 @@ pub async fn remove_ours(
         .iter()
         .filter(|b| !b.created)
         .map(|b| {
-            let ours = b
-                .dist_arn
-                .as_ref()
-                .map(|arn| policy::statement(&sid, arn.split(':').nth(1).unwrap_or("aws"), &b.name, arn));
+            let ours = b.dist_arn.as_ref().map(|arn| policy::bucket_statement(stack_name, &b.name, arn));
             (Target::Bucket(b.name.clone()), sid.clone(), ours)
         })
         .collect();

@@ -324,15 +324,16 @@ impl Settings {
             tags.insert(k.to_string(), v.to_string());
         }
         let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+        let pick_list = |flag: &Vec<String>, file: &Vec<String>| if flag.is_empty() { file } else { flag }.clone();
         let s = TemplateSettings {
             variant: a.variant.or(f.variant).unwrap_or_default(),
-            buckets: if a.buckets.is_empty() { f.buckets.clone() } else { a.buckets.clone() },
+            buckets: pick_list(&a.buckets, &f.buckets),
             arch: a.arch.or(f.arch).unwrap_or_default(),
             memory: a.memory.or(f.memory).unwrap_or(1024),
             timeout: a.timeout.or(f.timeout).unwrap_or(30),
             max_concurrency: a.max_concurrency.or(f.max_concurrency).unwrap_or(100),
             signed_urls: a.signed_urls || f.signed_urls.unwrap_or(false),
-            cors_origins: if a.cors_origins.is_empty() { f.cors_origins.clone() } else { a.cors_origins.clone() },
+            cors_origins: pick_list(&a.cors_origins, &f.cors_origins),
             code_bucket: pick(&a.code_bucket, &f.code_bucket),
             code_key: pick(&a.code_key, &f.code_key),
             kms_key: pick(&a.kms_key, &f.kms_key),
@@ -343,12 +344,8 @@ impl Settings {
             certificate_arn: pick(&a.certificate_arn, &f.certificate_arn),
             tags,
             vpc_id: pick(&a.vpc_id, &f.vpc_id),
-            subnets: if a.subnets.is_empty() { f.subnets.clone() } else { a.subnets.clone() },
-            private_subnets: if a.private_subnets.is_empty() {
-                f.private_subnets.clone()
-            } else {
-                a.private_subnets.clone()
-            },
+            subnets: pick_list(&a.subnets, &f.subnets),
+            private_subnets: pick_list(&a.private_subnets, &f.private_subnets),
             vpc_cidr: pick(&a.vpc_cidr, &f.vpc_cidr),
             cpu: a.cpu.or(f.cpu).unwrap_or(1024),
             task_memory: a.task_memory.or(f.task_memory).unwrap_or(2048),

@@ -560,7 +560,7 @@ async fn finish(aws: &Aws, stack_name: &str, o: Outcome, json: bool) -> Result<(
     let st = stack::require(aws, stack_name).await?;
     if !json && !stack::buckets(&stack::outputs(&st)).is_empty() {
         eprintln!("\nThe policies that let the distributions read (imgh apply-policy merges them):");
-        crate::apply_policy::print(aws, stack_name, &[], false).await?;
+        crate::apply_policy::print_for(stack_name, &st, &[], false)?;
     }
     Ok(())
 }

@@ -84,6 +84,13 @@ pub fn kms_statement(sid: &str, dist_arns: &[String]) -> Value {
     })
 }
 
+/// Our statement for `bucket` as `stack_name` owns it, for the distribution `dist_arn` (the
+/// partition taken from that ARN).
+pub fn bucket_statement(stack_name: &str, bucket: &str, dist_arn: &str) -> Value {
+    let partition = dist_arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
+    statement(&sid(stack_name), partition, bucket, dist_arn)
+}
+
 /// The statement allowing `cloudfront.amazonaws.com` to `s3:GetObject` in `bucket`, only on
 /// behalf of the distribution `dist_arn` (`AWS:SourceArn`). `partition` is usually derived
 /// from the distribution ARN; the template passes `${AWS::Partition}`.
