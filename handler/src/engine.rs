@@ -64,18 +64,18 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
 
     let mut timings = Timings::default();
     let t = Instant::now();
-    let mut pic = decode_within(source, &header, decode, limits)?;
+    let mut pic = decode_within(source, &header, decode, limits, 0)?;
     timings.decode_ms = ms_since(t);
     deadline.check()?;
     let t = Instant::now();
 
-    let decode_asset = |key: &str| -> Option<Picture> {
+    let decode_asset = |key: &str, held: u64| -> Option<Result<Picture>> {
         let bytes = assets(key)?;
         let h = codec::probe(bytes).ok()?;
-        limits.check_header(&h).ok()?;
-        decode_within(bytes, &h, DecodeOptions { auto_orient: true, ..Default::default() }, limits).ok()
+        let opts = DecodeOptions { auto_orient: true, ..Default::default() };
+        Some(limits.check_header(&h).and_then(|_| decode_within(bytes, &h, opts, limits, held)))
     };
-    let ctx = StepContext { output_format: format, limits, watermarks: &decode_asset };
+    let ctx = StepContext { output_format: format, limits, held: 0, watermarks: &decode_asset };
     for step in steps {
         if matches!(step, Action::Cgif(_)) && header.format != Format::Gif {
             continue;
@@ -91,6 +91,8 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
         pic = pic.into_first_frame();
     }
     limits.check_canvas("output", pic.width(), pic.height(), pic.frames.len())?;
+    let encoding = codec::encoder_bytes(format, pic.width(), pic.height(), pic.frames.len());
+    limits.check_working_set(&format!("encoding {}", format.name()), pic.bytes() + encoding)?;
 
     let quality = match out.quality {
         None => DEFAULT_QUALITY,
@@ -107,9 +109,10 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
     Ok(Processed { body, content_type: format.mime(), timings })
 }
 
-/// Decodes once the bitmap it would build (estimated from the header) fits the limits.
-fn decode_within(data: &[u8], header: &Header, opts: DecodeOptions, limits: &Limits) -> Result<Picture> {
-    limits.check_decode(codec::decoded_bytes(data, header, opts)?)?;
+/// Decodes once the bitmap it would build (estimated from the header) fits the limits
+/// with the `held` bytes already taken.
+fn decode_within(data: &[u8], header: &Header, opts: DecodeOptions, limits: &Limits, held: u64) -> Result<Picture> {
+    limits.check_decode(held + codec::decoded_bytes(data, header, opts)?)?;
     codec::decode(data, header, opts)
 }
 

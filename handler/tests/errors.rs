@@ -126,17 +126,24 @@ fn bitmaps_over_the_memory_limit_are_refused_before_they_are_allocated() {
     assert!(m.contains("resize: output would be 16384x16384 (1024 MB)") && m.contains("64 MB"), "{m}");
     let grown = "image/resize,w_4000,h_4000,m_fixed,limit_0/rotate,45";
     assert!(too_large(&tiny, grown, &limits(64)).contains("rotate: output would be 5657x5657"));
-    assert_eq!(dims(&decode(&run_with(&tiny, grown, &limits(128)).unwrap())), (5657, 5657));
+    // The canvas alone fits 128 MB; with the source, the turned copy and its RGBA
+    // scratch held at once it does not.
+    let m = too_large(&tiny, grown, &limits(128));
+    assert!(m.contains("rotate would hold 367 MB of images at once; the limit is 128 MB per request"), "{m}");
+    assert_eq!(dims(&decode(&run_with(&tiny, grown, &limits(400)).unwrap())), (5657, 5657));
 
-    // The decoded size counts the samples' depth: 16-bit RGBA is 8 bytes a pixel.
+    // The decoded size counts the samples' depth: 16-bit RGBA is 8 bytes a pixel (and
+    // resampling makes an 8-bit copy besides).
     let deep = to_png(&DynamicImage::ImageRgba16(image::ImageBuffer::new(1000, 1000)));
     assert!(too_large(&deep, "image/resize,w_100", &limits(7)).contains("needs about 8 MB"));
-    run_with(&deep, "image/resize,w_100", &limits(8)).unwrap();
-    // The same budget holds for a watermark image.
+    assert!(too_large(&deep, "image/resize,w_100", &limits(8)).contains("resize would hold 12 MB"));
+    run_with(&deep, "image/resize,w_100", &limits(12)).unwrap();
+    // The same budget holds for a watermark image, counted with the picture it marks.
     let marked = imgh_handler::process::parse("image/watermark,image_ZGVlcC5wbmc").unwrap();
     let assets = |k: &str| (k == "deep.png").then_some(deep.as_slice());
     let e = imgh_handler::engine::process(&tiny, &marked, &limits(7), &assets).unwrap_err();
-    assert!(e.message.contains("watermark: the image \"deep.png\""), "{}", e.message);
+    assert_eq!(e.code, "ImageTooLarge", "{}", e.message);
+    assert!(e.message.contains("needs about 8 MB"), "{}", e.message);
     imgh_handler::engine::process(&tiny, &marked, &limits(8), &assets).unwrap();
 
     // JPEG is counted at its shrink-on-load scale (1/8 for 100 px wide), not at full size.

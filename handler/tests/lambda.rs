@@ -206,7 +206,7 @@ async fn function_url_streams_and_api_gateway_buffers() {
     let (prelude, body) = split_stream(&p);
     assert_eq!(prelude["statusCode"], 400);
     let text = String::from_utf8_lossy(body);
-    assert!(text.contains("ImageTooLarge") && text.contains("the limit is 448 MB per image"), "{text}");
+    assert!(text.contains("ImageTooLarge") && text.contains("the limit is 896 MB per request"), "{text}");
 
     // A small image through API Gateway: buffered, base64.
     let p = h.invoke(event(APIGW_DOMAIN, "GET", "/dragonfly.jpg", "x-oss-process=image/resize,w_64/format,webp")).await;

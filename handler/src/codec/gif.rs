@@ -8,13 +8,30 @@ use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
 use image::{AnimationDecoder, Delay, DynamicImage, Frame};
 use std::io::Cursor;
 
+/// The logical screen and the frame count, read from the descriptors alone. A frame that
+/// does not fit on the screen is refused here: decoders buffer a whole frame before placing
+/// it, so a 65 535 × 65 535 frame on a 10 × 10 screen would otherwise cost gigabytes.
 pub fn dimensions(data: &[u8]) -> Result<(u32, u32, u32)> {
     let mut opts = gif::DecodeOptions::new();
     opts.skip_frame_decoding(true);
     let mut d = opts.read_info(Cursor::new(data)).map_err(|e| bad("GIF", e))?;
     let (w, h) = (d.width() as u32, d.height() as u32);
     let mut frames = 0;
-    while d.next_frame_info().map_err(|e| bad("GIF", e))?.is_some() {
+    while let Some(f) = d.next_frame_info().map_err(|e| bad("GIF", e))? {
+        let (right, bottom) = (f.left as u32 + f.width as u32, f.top as u32 + f.height as u32);
+        if right > w || bottom > h {
+            return Err(bad(
+                "GIF",
+                format!(
+                    "frame {} is {}x{} at ({}, {}), outside the {w}x{h} screen",
+                    frames + 1,
+                    f.width,
+                    f.height,
+                    f.left,
+                    f.top
+                ),
+            ));
+        }
         frames += 1;
     }
     Ok((w, h, frames.max(1)))

@@ -199,6 +199,24 @@ pub struct EncodeOptions {
     pub progressive: bool,
 }
 
+/// What encoding a `w`×`h` picture of `frames` allocates besides the picture: converted
+/// copies, the encoder's own planes and its output. Per pixel, measured with a counting
+/// allocator on RGB and RGBA inputs (`handler/tests/memory.rs`), rounded up.
+pub fn encoder_bytes(format: Format, w: u32, h: u32, frames: usize) -> u64 {
+    let per_pixel = match format {
+        // RGBA is flattened onto white, then narrowed to RGB.
+        Format::Jpeg => 7,
+        Format::Webp => 4,
+        // Each frame is widened to RGBA and quantised.
+        Format::Gif => 5,
+        // rav1e's source, reference and reconstruction planes.
+        Format::Avif => 34,
+        Format::Png | Format::Bmp | Format::Tiff => 1,
+    };
+    let frames = if format.animates() { frames.max(1) as u64 } else { 1 };
+    w as u64 * h as u64 * per_pixel * frames
+}
+
 pub fn encode(pic: &Picture, opts: EncodeOptions) -> Result<Vec<u8>> {
     match opts.format {
         Format::Jpeg => jpeg::encode(pic.first(), opts.quality, opts.progressive),

@@ -20,9 +20,9 @@ pub struct Limits {
     pub max_frames: u32,
     /// Largest width or height of an output image.
     pub max_output_side: u32,
-    /// Largest bitmap one request may build, in bytes: the decoded source (all frames kept,
-    /// with a progressive JPEG's coefficients) or any canvas a step makes. A step holds its
-    /// input and its output at once, so a request's working set stays under twice this.
+    /// Most bitmap bytes one request may hold at once: the decoded source (all frames kept,
+    /// with a progressive JPEG's coefficients), then at each step its input, its output and
+    /// its scratch buffers together, and at the end the encoder's.
     pub max_image_bytes: u64,
     /// Wall-clock budget of one request's image work.
     pub timeout: Duration,
@@ -75,7 +75,7 @@ impl Limits {
     pub fn check_decode(&self, bytes: u64) -> Result<()> {
         if bytes > self.max_image_bytes {
             return Err(ProcessError::too_large(format!(
-                "decoding this source needs about {} MB; the limit is {} MB per image \
+                "decoding this source needs about {} MB; the limit is {} MB per request \
                  (resize it on upload, or give the handler more memory)",
                 bytes.div_ceil(MB),
                 self.max_image_bytes / MB
@@ -85,7 +85,7 @@ impl Limits {
     }
 
     /// Refuses an image of `frames` × `width` × `height` before a step allocates it (or the
-    /// result before it is encoded): each side, and its bytes at 4 a pixel.
+    /// result before it is encoded): each side, and its own bytes at 4 a pixel.
     /// `what` names it in the message, e.g. "rotate: output".
     pub fn check_canvas(&self, what: &str, width: u32, height: u32, frames: usize) -> Result<()> {
         if width > self.max_output_side || height > self.max_output_side {
@@ -97,7 +97,7 @@ impl Limits {
         let bytes = width as u64 * height as u64 * 4 * frames.max(1) as u64;
         if bytes > self.max_image_bytes {
             return Err(ProcessError::too_large(format!(
-                "{what} would be {width}x{height} ({} MB); the limit is {} MB per image",
+                "{what} would be {width}x{height} ({} MB); the limit is {} MB per request",
                 bytes.div_ceil(MB),
                 self.max_image_bytes / MB
             )));
@@ -105,10 +105,22 @@ impl Limits {
         Ok(())
     }
 
-    /// The per-image budget for a handler with `memory` bytes running `jobs` images at
+    /// Refuses work that would hold `bytes` of bitmaps at once (see [`Limits::max_image_bytes`]).
+    pub fn check_working_set(&self, what: &str, bytes: u64) -> Result<()> {
+        if bytes > self.max_image_bytes {
+            return Err(ProcessError::too_large(format!(
+                "{what} would hold {} MB of images at once; the limit is {} MB per request",
+                bytes.div_ceil(MB),
+                self.max_image_bytes / MB
+            )));
+        }
+        Ok(())
+    }
+
+    /// The per-request budget for a handler with `memory` bytes running `jobs` images at
     /// once, `reserved` of it kept for everything else (the binary, sources, the cache).
     pub fn image_bytes_for_memory(memory: u64, reserved: u64, jobs: usize) -> u64 {
-        memory.saturating_sub(reserved) / (2 * jobs.max(1) as u64)
+        memory.saturating_sub(reserved) / jobs.max(1) as u64
     }
 }
 
@@ -148,9 +160,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn image_budget_leaves_room_for_a_second_copy_per_job() {
-        assert_eq!(Limits::image_bytes_for_memory(1024 * MB, 128 * MB, 1), 448 * MB);
-        assert_eq!(Limits::image_bytes_for_memory(2048 * MB, 384 * MB, 2), 416 * MB);
+    fn image_budget_is_the_memory_left_shared_by_the_jobs() {
+        assert_eq!(Limits::image_bytes_for_memory(1024 * MB, 128 * MB, 1), 896 * MB);
+        assert_eq!(Limits::image_bytes_for_memory(2048 * MB, 384 * MB, 2), 832 * MB);
         assert_eq!(Limits::image_bytes_for_memory(64 * MB, 128 * MB, 4), 0);
     }
 }

@@ -15,8 +15,13 @@ pub fn parse(p: &mut Params) -> Result<Action> {
 }
 
 impl Circle {
+    /// The side of the square that holds the disc in a `w`×`h` image.
+    pub fn side(&self, w: u32, h: u32) -> u32 {
+        (2 * self.r + 1).min(w.min(h))
+    }
+
     pub fn apply(&self, img: DynamicImage, ctx: &StepContext) -> DynamicImage {
-        let side = (2 * self.r + 1).min(img.width().min(img.height()));
+        let side = self.side(img.width(), img.height());
         let x = (img.width() - side) / 2;
         let y = (img.height() - side) / 2;
         let square = img.crop_imm(x, y, side, side).to_rgba8();

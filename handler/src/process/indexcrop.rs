@@ -25,20 +25,28 @@ pub fn parse(p: &mut Params) -> Result<Action> {
 }
 
 impl IndexCrop {
-    /// An index past the last slice leaves the image as it is (OSS behaviour).
-    pub fn apply(&self, img: DynamicImage) -> DynamicImage {
-        let (w, h) = (img.width(), img.height());
+    /// The slice (x, y, w, h) of a `w`×`h` image; `None` for an index past the last slice,
+    /// which leaves the image as it is (OSS behaviour).
+    fn rect(&self, w: u32, h: u32) -> Option<(u32, u32, u32, u32)> {
         let extent = if self.along_x { w } else { h };
         let start = self.index as u64 * self.size as u64;
         if start >= extent as u64 {
-            return img;
+            return None;
         }
         let start = start as u32;
         let len = self.size.min(extent - start);
-        if self.along_x {
-            img.crop_imm(start, 0, len, h)
-        } else {
-            img.crop_imm(0, start, w, len)
+        Some(if self.along_x { (start, 0, len, h) } else { (0, start, w, len) })
+    }
+
+    /// The size of the slice kept from a `w`×`h` image.
+    pub fn slice(&self, w: u32, h: u32) -> (u32, u32) {
+        self.rect(w, h).map_or((w, h), |(_, _, sw, sh)| (sw, sh))
+    }
+
+    pub fn apply(&self, img: DynamicImage) -> DynamicImage {
+        match self.rect(img.width(), img.height()) {
+            Some((x, y, w, h)) => img.crop_imm(x, y, w, h),
+            None => img,
         }
     }
 }

@@ -7,6 +7,7 @@ mod average_hue;
 mod blur;
 mod circle;
 mod color;
+mod cost;
 mod crop;
 mod indexcrop;
 mod output;
@@ -84,16 +85,65 @@ pub const ACTIONS: &[(&str, ParseFn)] = &[
     ("average-hue", average_hue::parse),
 ];
 
+/// Decodes a watermark image fetched before processing started, within the budget left
+/// when `held` bytes are already taken; `None` when there is no such image.
+pub type WatermarkImages<'a> = &'a dyn Fn(&str, u64) -> Option<Result<Picture>>;
+
 /// What a step may need besides the image: the output format (transparent or white
-/// corners) and the decoded watermark images fetched before processing started.
+/// corners), the limits, and the watermark images.
 pub struct StepContext<'a> {
     pub output_format: Format,
-    /// Steps that grow the canvas check the new size here before allocating it.
     pub limits: &'a Limits,
-    pub watermarks: &'a dyn Fn(&str) -> Option<Picture>,
+    /// Bitmap bytes held outside the picture being worked on (the picture a watermark
+    /// image is being prepared for).
+    pub held: u64,
+    pub watermarks: WatermarkImages<'a>,
+}
+
+impl StepContext<'_> {
+    /// Refuses a step before it allocates: `pic`, `frames` outputs of `out` and `scratch`
+    /// bytes held at once must fit the budget with what is held already.
+    pub fn reserve(&self, what: &str, pic: &Picture, out: (u32, u32), scratch: u64) -> Result<()> {
+        let frames = pic.frames.len();
+        self.limits.check_canvas(&format!("{what}: output"), out.0, out.1, frames)?;
+        let output = cost::rgba_bytes(out.0, out.1) * frames as u64;
+        self.limits.check_working_set(what, self.held + pic.bytes() + output + scratch)
+    }
+
+    /// The context for work done while `pic` is held, e.g. a watermark image made for it.
+    pub fn holding(&self, pic: &Picture) -> StepContext<'_> {
+        StepContext { held: self.held + pic.bytes(), ..*self }
+    }
 }
 
 impl Action {
+    /// The name it has in `x-oss-process`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Resize(_) => "resize",
+            Action::Crop(_) => "crop",
+            Action::IndexCrop(_) => "indexcrop",
+            Action::Circle(_) => "circle",
+            Action::RoundedCorners(_) => "rounded-corners",
+            Action::Rotate(_) => "rotate",
+            Action::AutoOrient(_) => "auto-orient",
+            Action::Blur(_) => "blur",
+            Action::Bright(_) => "bright",
+            Action::Contrast(_) => "contrast",
+            Action::Sharpen(_) => "sharpen",
+            Action::Grey => "grey",
+            Action::Interlace(_) => "interlace",
+            Action::Quality(_) => "quality",
+            Action::Format(_) => "format",
+            Action::StripMetadata => "strip-metadata",
+            Action::Info => "info",
+            Action::Threshold(_) => "threshold",
+            Action::Cgif(_) => "cgif",
+            Action::Watermark(_) => "watermark",
+            Action::AverageHue => "average-hue",
+        }
+    }
+
     /// Whether this action changes pixels (as opposed to choosing how to encode them).
     pub fn touches_pixels(&self) -> bool {
         !matches!(
@@ -109,15 +159,18 @@ impl Action {
         )
     }
 
-    /// Applies a pixel step to the whole picture, in place.
+    /// Applies a pixel step to the whole picture, in place, once its footprint fits.
     pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        if let Some(f) = cost::of(self, pic) {
+            ctx.reserve(self.name(), pic, f.out, f.scratch)?;
+        }
         match self {
-            Action::Resize(a) => a.apply(pic, ctx),
+            Action::Resize(a) => a.apply(pic),
             Action::Crop(a) => pic.try_map(|f| a.apply(f)),
             Action::IndexCrop(a) => pic.try_map(|f| Ok(a.apply(f))),
             Action::Circle(a) => pic.try_map(|f| Ok(a.apply(f, ctx))),
             Action::RoundedCorners(a) => pic.try_map(|f| Ok(a.apply(f, ctx))),
-            Action::Rotate(a) => a.apply_all(pic, ctx),
+            Action::Rotate(a) => pic.try_map(|f| Ok(a.apply(f))),
             Action::Blur(a) => pic.try_map(|f| Ok(a.apply(f))),
             Action::Bright(a) => pic.try_map(|f| Ok(a.apply(f))),
             Action::Contrast(a) => pic.try_map(|f| Ok(a.apply(f))),

@@ -3,6 +3,13 @@
 use super::{params::Params, Action, ACTIONS};
 use crate::error::{ProcessError, Result};
 
+/// Most actions in one process. OSS caps the length of `x-oss-process` without saying
+/// where; this is imgh's cap, refused before any work, far above any real chain.
+pub const MAX_ACTIONS: usize = 32;
+
+/// Most image watermarks in one process, as OSS allows (its error 0040-00000026).
+pub const MAX_WATERMARK_IMAGES: usize = 3;
+
 /// Parses a process string that starts with `image/` (styles are resolved before this).
 pub fn parse(process: &str) -> Result<Vec<Action>> {
     let body = process.strip_prefix("image/").ok_or_else(|| {
@@ -11,8 +18,15 @@ pub fn parse(process: &str) -> Result<Vec<Action>> {
             truncate(process)
         ))
     })?;
+    let segments: Vec<&str> = body.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.len() > MAX_ACTIONS {
+        return Err(ProcessError::invalid(format!(
+            "the process has {} actions; the limit is {MAX_ACTIONS}",
+            segments.len()
+        )));
+    }
     let mut actions = Vec::new();
-    for segment in body.split('/').filter(|s| !s.is_empty()) {
+    for segment in segments {
         let mut parts = segment.split(',');
         let name = parts.next().unwrap_or_default();
         let (_, parse_fn) = ACTIONS
@@ -26,6 +40,12 @@ pub fn parse(process: &str) -> Result<Vec<Action>> {
     }
     if actions.is_empty() {
         return Err(ProcessError::invalid("the process names no action"));
+    }
+    let images = actions.iter().filter(|a| matches!(a, Action::Watermark(w) if w.image_key().is_some())).count();
+    if images > MAX_WATERMARK_IMAGES {
+        return Err(ProcessError::invalid(format!(
+            "the process has {images} image watermarks; the limit is {MAX_WATERMARK_IMAGES}"
+        )));
     }
     Ok(actions)
 }
@@ -63,5 +83,20 @@ mod tests {
         assert!(msg("image/format,xyz").contains("must be one of"));
         assert!(msg("image/resize,m_zoom,w_1").contains("m must be"));
         assert_eq!(parse("image/blur,r_3").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn chains_are_capped_before_any_is_parsed() {
+        let chain = |n: usize, step: &str| format!("image/{}", vec![step; n].join("/"));
+        assert_eq!(parse(&chain(MAX_ACTIONS, "rotate,90")).unwrap().len(), MAX_ACTIONS);
+        let e = parse(&chain(5000, "rotate,90")).unwrap_err();
+        assert_eq!((e.status, e.code), (400, "InvalidArgument"));
+        assert!(e.message.contains("5000 actions; the limit is 32"), "{}", e.message);
+        // Counted before parsing: a long chain of nonsense is refused for its length.
+        assert!(parse(&chain(33, "nope")).unwrap_err().message.contains("33 actions"));
+        let mark = "watermark,image_bG9nby5wbmc";
+        assert!(parse(&chain(3, mark)).is_ok());
+        assert!(parse(&chain(4, mark)).unwrap_err().message.contains("4 image watermarks; the limit is 3"));
+        assert!(parse(&chain(10, "watermark,text_aGk")).is_ok());
     }
 }

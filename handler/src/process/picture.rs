@@ -33,6 +33,11 @@ impl Picture {
         self.first().height()
     }
 
+    /// The bytes its frames hold.
+    pub fn bytes(&self) -> u64 {
+        self.frames.iter().map(|f| f.as_bytes().len() as u64).sum()
+    }
+
     pub fn is_animated(&self) -> bool {
         self.frames.len() > 1
     }

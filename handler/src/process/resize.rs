@@ -1,6 +1,6 @@
 //! `resize`: scale by width/height, long/short side or percent, in five modes.
 
-use super::{params::Params, Action, Picture, StepContext};
+use super::{params::Params, Action, Picture};
 use crate::error::{ProcessError, Result};
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, GenericImage};
@@ -120,15 +120,12 @@ impl Resize {
         }
     }
 
-    pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+    pub fn apply(&self, pic: &mut Picture) -> Result<()> {
         let (sw, sh) = pic.planning_size();
         let Some(g) = self.geometry(sw, sh, pic.is_animated()) else {
             pic.logical_size = None;
             return Ok(());
         };
-        for (w, h) in [g.scaled, g.canvas] {
-            ctx.limits.check_canvas("resize: output", w, h, pic.frames.len())?;
-        }
         pic.try_map(|f| match self.mode {
             Mode::Fill => resample_cover(f, g.canvas.0, g.canvas.1),
             Mode::Pad => {
@@ -182,10 +179,10 @@ fn pad(inner: DynamicImage, canvas: (u32, u32), color: [u8; 3]) -> DynamicImage 
     let mut out = super::color::filled(canvas.0, canvas.1, color, inner.color().has_alpha());
     let x = (canvas.0 - inner.width()) / 2;
     let y = (canvas.1 - inner.height()) / 2;
-    let inner = if inner.color().has_alpha() {
-        DynamicImage::ImageRgba8(inner.to_rgba8())
-    } else {
-        DynamicImage::ImageRgb8(inner.to_rgb8())
+    let inner = match inner {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => inner,
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
     };
     // The canvas has the same colour type as `inner`, so this copy cannot fail.
     let _ = out.copy_from(&inner, x, y);

@@ -1,6 +1,6 @@
 //! `rotate,N`: clockwise by N degrees; the canvas grows to the bounding box, filled white.
 
-use super::{params::Params, Action, Picture, StepContext};
+use super::{params::Params, Action};
 use crate::error::Result;
 use image::{DynamicImage, Rgba, RgbaImage};
 
@@ -12,14 +12,21 @@ pub fn parse(p: &mut Params) -> Result<Action> {
 }
 
 impl Rotate {
-    /// Checks the grown canvas against the limits before any frame is rotated.
-    pub fn apply_all(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
-        let (w, h) = bounding_box(pic.width(), pic.height(), self.0 as f64);
-        ctx.limits.check_canvas("rotate: output", w, h, pic.frames.len())?;
-        pic.try_map(|f| Ok(self.apply(f)))
+    /// The size of a `w`×`h` image once turned: the bounding box of the turned image.
+    pub fn output_size(&self, w: u32, h: u32) -> (u32, u32) {
+        match self.0 % 360 {
+            0 | 180 => (w, h),
+            90 | 270 => (h, w),
+            deg => bounding_box(w, h, deg as f64),
+        }
     }
 
-    fn apply(&self, img: DynamicImage) -> DynamicImage {
+    /// Quarter turns move pixels; other angles resample onto a grown canvas.
+    pub fn is_right_angle(&self) -> bool {
+        self.0 % 90 == 0
+    }
+
+    pub fn apply(&self, img: DynamicImage) -> DynamicImage {
         match self.0 % 360 {
             0 => img,
             90 => img.rotate90(),

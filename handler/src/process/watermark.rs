@@ -11,6 +11,9 @@ use image::{DynamicImage, Rgba, RgbaImage};
 /// DejaVu Sans (free licence, see `assets/`), used for every `type`.
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
+/// The longest text OSS takes, in characters once decoded (its error 0040-00000259).
+pub const MAX_TEXT_CHARS: usize = 64;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mark {
     Text {
@@ -53,6 +56,9 @@ pub fn parse(p: &mut Params) -> Result<Action> {
     let shadow = p.take_u32("shadow", 0..=100)?.unwrap_or(0);
     let rotate = p.take_u32("rotate", 0..=360)?.unwrap_or(0);
     let fill = p.take_flag("fill")?.unwrap_or(false);
+    if text.as_ref().is_some_and(|t| t.chars().count() > MAX_TEXT_CHARS) {
+        return Err(p.err(format!("text must be at most {MAX_TEXT_CHARS} characters once decoded")));
+    }
     let mark = match (text, image) {
         (Some(text), None) if !text.is_empty() => Mark::Text { text, color, size, shadow, rotate, fill },
         (None, Some(spec)) => image_mark(&spec).map_err(|m| p.err(m))?,
@@ -108,32 +114,46 @@ impl Watermark {
 
     pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
         let (w, h) = (pic.width(), pic.height());
-        let mut mark = self.render(w, ctx)?;
+        let mut mark = self.render(w, &ctx.holding(pic))?;
         if self.opacity < 100 {
             for px in mark.pixels_mut() {
                 px.0[3] = (px.0[3] as u32 * self.opacity / 100) as u8;
             }
         }
         let tile = matches!(self.mark, Mark::Text { fill: true, .. });
-        let positions = if tile { tiles(w, h, &mark) } else { vec![self.position(w, h, &mark)] };
+        let single = self.position(w, h, &mark);
         pic.try_map(|mut f| {
-            for &(x, y) in &positions {
-                blend(&mut f, &mark, x, y);
+            if tile {
+                for (x, y) in tiles(w, h, &mark) {
+                    blend(&mut f, &mark, x, y);
+                }
+            } else {
+                blend(&mut f, &mark, single.0, single.1);
             }
             Ok(f)
         })
     }
 
+    /// The mark, each canvas checked against the budget (`ctx` holds the main picture)
+    /// before it is allocated.
     fn render(&self, main_width: u32, ctx: &StepContext) -> Result<RgbaImage> {
         match &self.mark {
             Mark::Text { text, color, size, shadow, rotate, .. } => {
-                let img = render_text(text, *color, *size, *shadow);
-                Ok(if *rotate % 360 == 0 { img } else { rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0])) })
+                let text = TextLine::lay_out(text, *size, *shadow);
+                let (w, h) = text.size;
+                ctx.limits.check_canvas("watermark: text", w, h, 1)?;
+                let turn = super::rotate::Rotate(*rotate);
+                let (rw, rh) = turn.output_size(w, h);
+                let turned = if turn.0 % 360 == 0 { 0 } else { super::cost::rgba_bytes(rw, rh) };
+                ctx.limits.check_canvas("watermark: turned text", rw, rh, 1)?;
+                ctx.limits.check_working_set("watermark", ctx.held + super::cost::rgba_bytes(w, h) + turned)?;
+                let img = text.draw(*color, *shadow);
+                Ok(if turned == 0 { img } else { rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0])) })
             }
             Mark::Image { key, process, percent } => {
-                let mut pic = (ctx.watermarks)(key).ok_or_else(|| {
+                let mut pic = (ctx.watermarks)(key, ctx.held).ok_or_else(|| {
                     ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist or is not an image"))
-                })?;
+                })??;
                 if let Some(p) = process {
                     for a in super::parse(p)?.iter().filter(|a| !matches!(a, Action::Watermark(_))) {
                         a.apply(&mut pic, ctx)?;
@@ -142,9 +162,11 @@ impl Watermark {
                 if let Some(p) = percent {
                     let w = (main_width * p / 100).max(1);
                     let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1) as u32;
-                    pic.frames[0] = super::resize::resample(pic.frames[0].clone(), w, h)?;
+                    let one = Picture::still(pic.frames.swap_remove(0));
+                    ctx.reserve("watermark: image", &one, (w, h), super::cost::rgba_bytes(w, one.height()))?;
+                    pic = Picture::still(super::resize::resample(one.frames.into_iter().next().unwrap(), w, h)?);
                 }
-                Ok(pic.first().to_rgba8())
+                Ok(pic.frames.swap_remove(0).into_rgba8())
             }
         }
     }
@@ -169,36 +191,51 @@ impl Watermark {
 }
 
 /// Positions that tile the mark over the whole image, with a gap of half its size.
-fn tiles(w: u32, h: u32, mark: &RgbaImage) -> Vec<(i64, i64)> {
+fn tiles(w: u32, h: u32, mark: &RgbaImage) -> impl Iterator<Item = (i64, i64)> {
     let step_x = (mark.width() + mark.width() / 2).max(1) as usize;
     let step_y = (mark.height() + mark.height() / 2).max(1) as usize;
-    (0..h as i64).step_by(step_y).flat_map(|y| (0..w as i64).step_by(step_x).map(move |x| (x, y))).collect()
+    (0..h as i64).step_by(step_y).flat_map(move |y| (0..w as i64).step_by(step_x).map(move |x| (x, y)))
 }
 
-/// One line of text in `color`, with an optional drop shadow of `shadow` percent opacity.
-fn render_text(text: &str, [r, g, b]: [u8; 3], size: u32, shadow: u32) -> RgbaImage {
-    let font = FontRef::try_from_slice(FONT).expect("the bundled font parses");
-    let scaled = font.as_scaled(PxScale::from(size as f32));
-    let mut glyphs = Vec::new();
-    let mut caret = 0.0f32;
-    let mut prev = None;
-    for c in text.chars().filter(|c| !c.is_control()) {
-        let id = scaled.glyph_id(c);
-        if let Some(p) = prev {
-            caret += scaled.kern(p, id);
+/// One line of text laid out (glyphs placed, canvas sized) before anything is drawn.
+struct TextLine {
+    font: FontRef<'static>,
+    glyphs: Vec<ab_glyph::Glyph>,
+    /// The drop shadow's offset, 0 without one.
+    offset: u32,
+    size: (u32, u32),
+}
+
+impl TextLine {
+    fn lay_out(text: &str, size: u32, shadow: u32) -> Self {
+        let font = FontRef::try_from_slice(FONT).expect("the bundled font parses");
+        let scaled = font.as_scaled(PxScale::from(size as f32));
+        let mut glyphs = Vec::new();
+        let mut caret = 0.0f32;
+        let mut prev = None;
+        for c in text.chars().filter(|c| !c.is_control()) {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = prev {
+                caret += scaled.kern(p, id);
+            }
+            glyphs.push(id.with_scale_and_position(scaled.scale(), point(caret, scaled.ascent())));
+            caret += scaled.h_advance(id);
+            prev = Some(id);
         }
-        glyphs.push(id.with_scale_and_position(scaled.scale(), point(caret, scaled.ascent())));
-        caret += scaled.h_advance(id);
-        prev = Some(id);
+        let offset = if shadow > 0 { (size / 20).max(1) } else { 0 };
+        let width = (caret.ceil() as u32).max(1) + offset;
+        let height = (scaled.height().ceil() as u32).max(1) + offset;
+        Self { font, glyphs, offset, size: (width, height) }
     }
-    let off = if shadow > 0 { (size / 20).max(1) } else { 0 };
-    let width = (caret.ceil() as u32).max(1) + off;
-    let height = (scaled.height().ceil() as u32).max(1) + off;
-    let mut img = RgbaImage::new(width, height);
-    let layers: &[(u32, [u8; 3], u32)] = &[(off, [0, 0, 0], shadow * 255 / 100), (0, [r, g, b], 255)];
-    for &(shift, rgb, alpha) in layers.iter().filter(|l| l.2 > 0) {
-        for glyph in &glyphs {
-            let Some(outlined) = font.outline_glyph(glyph.clone()) else {
+
+    /// The line in `color`, with a drop shadow of `shadow` percent opacity.
+    fn draw(&self, [r, g, b]: [u8; 3], shadow: u32) -> RgbaImage {
+        let (width, height) = self.size;
+        let mut img = RgbaImage::new(width, height);
+        let layers: &[(u32, [u8; 3], u32)] = &[(self.offset, [0, 0, 0], shadow * 255 / 100), (0, [r, g, b], 255)];
+        for &(shift, rgb, alpha) in layers.iter().filter(|l| l.2 > 0) {
+            for glyph in &self.glyphs {
+                let Some(outlined) = self.font.outline_glyph(glyph.clone()) else {
                 continue;
             };
             let bounds = outlined.px_bounds();
@@ -212,9 +249,10 @@ fn render_text(text: &str, [r, g, b]: [u8; 3], size: u32, shadow: u32) -> RgbaIm
                 let px = img.get_pixel_mut(x as u32, y as u32);
                 *px = over(Rgba([rgb[0], rgb[1], rgb[2], a]), *px);
             });
+            }
         }
+        img
     }
-    img
 }
 
 /// Porter-Duff "over" of two straight-alpha pixels.
@@ -280,7 +318,7 @@ mod tests {
 
     #[test]
     fn text_renders_ink() {
-        let img = render_text("Hello", [255, 0, 0], 40, 50);
+        let img = TextLine::lay_out("Hello", 40, 50).draw([255, 0, 0], 50);
         assert!(img.width() > 60 && img.height() >= 40);
         assert!(img.pixels().any(|p| p.0 == [255, 0, 0, 255]));
     }
