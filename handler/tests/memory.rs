@@ -193,3 +193,25 @@ fn gif_frames_outside_the_screen_are_refused_before_decoding() {
     assert_eq!(e.code, "InvalidImage");
     assert!(e.message.contains("frame 1 is 65535x65535 at (0, 0), outside the 10x10 screen"), "{}", e.message);
 }
+
+/// Decoding counts too: each format's decoder, at full size and at a shrink-on-load scale.
+#[test]
+fn every_decoder_stays_within_the_budget() {
+    let photo = sample("mountain.jpg");
+    let sources: Vec<Vec<u8>> = ["jpg", "webp", "avif", "png", "tiff", "bmp", "gif"]
+        .iter()
+        .map(|f| common::run(&photo, &format!("image/resize,w_2400,limit_0/format,{f}")).body)
+        .chain([common::run(&photo, "image/resize,w_2400,limit_0/interlace,1").body, sample("sunset-anim.gif")])
+        .collect();
+    let mut cases: Vec<(&[u8], String)> = Vec::new();
+    for src in &sources {
+        for process in ["image/resize,w_300", "image/rotate,90", "image/format,png"] {
+            cases.push((src, process.to_string()));
+        }
+    }
+    for (mb, least_served) in [(8, 1), (24, 5), (40, 10), (160, cases.len())] {
+        let statuses = check(&cases, &budget(mb), &|_| None);
+        let served = statuses.iter().filter(|&&s| s == 200).count();
+        assert!(served >= least_served, "{mb} MB: {served} of {} served", statuses.len());
+    }
+}
