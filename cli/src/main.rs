@@ -215,7 +215,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     // Local commands: no settings, no AWS.
     match cli.command {
-        Command::Serve(args) => return tokio::runtime::Runtime::new()?.block_on(serve::run(args)),
+        Command::Serve(args) => {
+            imgh_handler::alloc::configure();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_keep_alive(imgh_handler::alloc::IDLE_THREAD_LIFETIME)
+                .build()?;
+            return rt.block_on(serve::run(args));
+        }
         Command::Sign(args) => return sign::run(args),
         _ => {}
     }

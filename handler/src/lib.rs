@@ -4,6 +4,7 @@
 //! [`process::parse`] (text → actions) → [`engine::process`] (plan, decode, steps,
 //! encode) → [`serve`] (HTTP response). [`store`] fetches sources; [`guard`] holds limits.
 
+pub mod alloc;
 pub mod codec;
 pub mod config;
 pub mod engine;

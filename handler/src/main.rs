@@ -18,6 +18,7 @@ fn main() -> std::process::ExitCode {
         }
         return std::process::ExitCode::SUCCESS;
     }
+    imgh_handler::alloc::configure();
     let on_lambda = on_lambda();
     tracing_subscriber::fmt()
         .json()
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(32.max(4 * cores))
+        .thread_keep_alive(imgh_handler::alloc::IDLE_THREAD_LIFETIME)
         .build()
     {
         Ok(rt) => rt,

@@ -250,10 +250,12 @@ impl Handler {
         let work = async {
             let _permit = self.workers.acquire().await.map_err(|_| shutting_down())?;
             tokio::task::spawn_blocking(move || {
-                engine::catch_panics(|| {
+                let out = engine::catch_panics(|| {
                     let lookup = |k: &str| assets.get(k).map(|b| b.as_ref());
                     engine::process(&source, &actions, &limits, &lookup)
-                })
+                });
+                crate::alloc::release();
+                out
             })
             .await
             .map_err(|_| ProcessError::internal("the image could not be processed (internal error)"))?
