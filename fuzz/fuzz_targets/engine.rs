@@ -1,0 +1,18 @@
+//! The whole engine on a random image and a random action chain under the default limits
+//! (the budget lowered so that a run stays within libFuzzer's memory limit).
+//! Input: a process text, a NUL, then the image bytes.
+#![no_main]
+use imgh_handler::{engine, guard::Limits, process};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some(split) = data.iter().position(|&b| b == 0) else { return };
+    let Ok(text) = std::str::from_utf8(&data[..split]) else { return };
+    let Ok(actions) = process::parse(&format!("image/{text}")) else { return };
+    let limits = Limits { max_image_bytes: 256 << 20, max_output_side: 4096, ..Limits::default() };
+    let mark = &data[split + 1..];
+    let assets = |_: &str| Some(mark);
+    if let Err(e) = engine::process(&data[split + 1..], &actions, &limits, &assets) {
+        assert!(e.status < 500 || e.status == 503, "{text}: {e}");
+    }
+});
