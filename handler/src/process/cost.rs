@@ -65,8 +65,8 @@ pub fn of(action: &Action, pic: &Picture) -> Option<Footprint> {
         Action::Bright(_) | Action::Contrast(_) | Action::Grey => same(0),
         // Blended in place (a grey frame widened first); the mark is checked as it is made.
         Action::Watermark(_) => same(0),
-        Action::Cgif(_) => None,
-        Action::AutoOrient(_)
+        Action::Cgif(_)
+        | Action::AutoOrient(_)
         | Action::Interlace(_)
         | Action::Quality(_)
         | Action::Format(_)

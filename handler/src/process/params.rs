@@ -25,10 +25,6 @@ impl<'a> Params<'a> {
         Self { action, pairs, bare }
     }
 
-    pub fn action(&self) -> &'a str {
-        self.action
-    }
-
     pub fn err(&self, msg: impl std::fmt::Display) -> ProcessError {
         ProcessError::invalid(format!("{}: {msg}", self.action))
     }

@@ -13,10 +13,6 @@ impl MemStore {
     pub fn insert(&mut self, key: impl Into<String>, bytes: impl Into<Bytes>) {
         self.0.insert(key.into(), bytes.into());
     }
-
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
 }
 
 impl Store for MemStore {
