@@ -20,8 +20,8 @@ seed() {
   case $1 in
     decode) cp "$here"/../samples/*.{jpg,png,gif,webp} "$dir"/ ;;
     engine) for f in "$here"/../samples/*.{jpg,png,gif,webp}; do
-        for p in "resize,w_50/rotate,45" "crop,w_30,h_30/circle,r_10/format,webp" \
-                 "watermark,text_aGk,fill_1/format,gif" "resize,w_40/blur,r_3,s_2/sharpen,100/format,avif"; do
+        for p in "resize,w_50/rotate,45" "resize,w_64/crop,w_30,h_30/circle,r_10/format,webp" \
+                 "resize,w_64/watermark,text_aGk,fill_1/format,gif" "resize,w_40/blur,r_3,s_2/sharpen,100/format,avif"; do
           { printf '%s\0' "$p"; head -c 65536 "$f"; } > "$dir/$(basename "$f")-${p//[^a-z0-9]/_}"
         done
       done ;;

@@ -22,7 +22,7 @@ mod watermark;
 
 pub use average_hue::average_hue_json;
 pub use output::{Output, Quality};
-pub use parse::parse;
+pub use parse::{parse, MAX_ACTIONS, MAX_WATERMARK_IMAGES};
 pub use picture::Picture;
 pub use resize::Resize;
 pub use watermark::Watermark;
