@@ -236,19 +236,19 @@ impl TextLine {
         for &(shift, rgb, alpha) in layers.iter().filter(|l| l.2 > 0) {
             for glyph in &self.glyphs {
                 let Some(outlined) = self.font.outline_glyph(glyph.clone()) else {
-                continue;
-            };
-            let bounds = outlined.px_bounds();
-            outlined.draw(|gx, gy, coverage| {
-                let x = gx as i64 + bounds.min.x as i64 + shift as i64;
-                let y = gy as i64 + bounds.min.y as i64 + shift as i64;
-                if x < 0 || y < 0 || x >= width as i64 || y >= height as i64 {
-                    return;
-                }
-                let a = (coverage * alpha as f32).round() as u8;
-                let px = img.get_pixel_mut(x as u32, y as u32);
-                *px = over(Rgba([rgb[0], rgb[1], rgb[2], a]), *px);
-            });
+                    continue;
+                };
+                let bounds = outlined.px_bounds();
+                outlined.draw(|gx, gy, coverage| {
+                    let x = gx as i64 + bounds.min.x as i64 + shift as i64;
+                    let y = gy as i64 + bounds.min.y as i64 + shift as i64;
+                    if x < 0 || y < 0 || x >= width as i64 || y >= height as i64 {
+                        return;
+                    }
+                    let a = (coverage * alpha as f32).round() as u8;
+                    let px = img.get_pixel_mut(x as u32, y as u32);
+                    *px = over(Rgba([rgb[0], rgb[1], rgb[2], a]), *px);
+                });
             }
         }
         img
