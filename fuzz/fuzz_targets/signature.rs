@@ -22,7 +22,9 @@ fuzz_target!(|text: &str| {
     let sig = signed.rsplit_once("Signature=").map(|(_, s)| s).unwrap();
     let expires = "Expires=2000000000";
     let forged = format!("{query2}&{expires}&Signature={sig}");
-    if keys.verify(path2, Some(&forged), 1_000_000_000).is_ok() {
+    // Keys that are not UTF-8 are refused by the handler before any signature matters.
+    let utf8 = |p: &str| String::from_utf8(decoded(p)).is_ok();
+    if utf8(path) && utf8(path2) && keys.verify(path2, Some(&forged), 1_000_000_000).is_ok() {
         assert_eq!(decoded(path), decoded(path2), "a signature verified for another key");
         assert_eq!(process_param(Some(signed)), process_param(Some(&forged)), "… for another process");
     }

@@ -177,8 +177,8 @@ fn watermark_images_count_with_the_picture_they_mark() {
     }
 }
 
-/// A GIF frame larger than its screen is refused from its descriptor, before a byte of
-/// it is decoded.
+/// A GIF frame larger than its screen is counted at its own size: this one is refused from
+/// its descriptor, before a byte of it is decoded.
 #[test]
 fn gif_frames_outside_the_screen_are_refused_before_decoding() {
     let mut gif = b"GIF89a".to_vec();
@@ -189,9 +189,11 @@ fn gif_frames_outside_the_screen_are_refused_before_decoding() {
     let (status, peak) = peak_of(&gif, "image/resize,w_5", &budget(1024), &|_| None);
     assert_eq!(status, 400);
     assert!(peak < MB, "held {peak} bytes");
-    let e = imgh_handler::codec::probe(&gif).unwrap_err();
-    assert_eq!(e.code, "InvalidImage");
-    assert!(e.message.contains("frame 1 is 65535x65535 at (0, 0), outside the 10x10 screen"), "{}", e.message);
+    let header = imgh_handler::codec::probe(&gif).unwrap();
+    assert_eq!((header.width, header.height, header.frame_pixels), (10, 10, 65535 * 65535));
+    let e = Limits::default().check_header(&header).unwrap_err();
+    assert_eq!(e.code, "ImageTooLarge");
+    assert!(e.message.contains("a frame of 4294836225 pixels"), "{}", e.message);
 }
 
 /// Decoding counts too: each format's decoder, at full size and at a shrink-on-load scale.
@@ -214,4 +216,16 @@ fn every_decoder_stays_within_the_budget() {
         let served = statuses.iter().filter(|&&s| s == 200).count();
         assert!(served >= least_served, "{mb} MB: {served} of {} served", statuses.len());
     }
+}
+
+/// A source may be taller than an output may be: steps that do not grow it still run.
+#[test]
+fn shrinking_steps_take_sources_taller_than_any_output() {
+    let tall = to_png(&DynamicImage::ImageRgb8(image::RgbImage::new(300, 20_000)));
+    let out = common::run(&tall, "image/crop,w_200,y_1000/blur,r_2,s_2/resize,h_1000");
+    assert_eq!(common::dims(&common::decode(&out)), (11, 1000));
+    // Growing past the output limit is still refused.
+    let e = common::run_err(&tall, "image/rotate,90");
+    assert_eq!(e.code, "ImageTooLarge");
+    assert!(e.message.contains("each side must be at most 16384"), "{}", e.message);
 }

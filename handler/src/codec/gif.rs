@@ -8,33 +8,22 @@ use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
 use image::{AnimationDecoder, Delay, DynamicImage, Frame};
 use std::io::Cursor;
 
-/// The logical screen and the frame count, read from the descriptors alone. A frame that
-/// does not fit on the screen is refused here: decoders buffer a whole frame before placing
-/// it, so a 65 535 × 65 535 frame on a 10 × 10 screen would otherwise cost gigabytes.
-pub fn dimensions(data: &[u8]) -> Result<(u32, u32, u32)> {
+/// The logical screen, the frame count and the largest frame's pixels, read from the
+/// descriptors alone. A frame may overhang the screen (decoders clip it), but it is
+/// buffered whole before it is placed, so its own size is what decoding it costs: a
+/// 65 535 × 65 535 frame on a 10 × 10 screen must be refused from here, not decoded.
+pub fn dimensions(data: &[u8]) -> Result<(u32, u32, u32, u64)> {
     let mut opts = gif::DecodeOptions::new();
     opts.skip_frame_decoding(true);
     let mut d = opts.read_info(Cursor::new(data)).map_err(|e| bad("GIF", e))?;
     let (w, h) = (d.width() as u32, d.height() as u32);
     let mut frames = 0;
+    let mut largest = 0;
     while let Some(f) = d.next_frame_info().map_err(|e| bad("GIF", e))? {
-        let (right, bottom) = (f.left as u32 + f.width as u32, f.top as u32 + f.height as u32);
-        if right > w || bottom > h {
-            return Err(bad(
-                "GIF",
-                format!(
-                    "frame {} is {}x{} at ({}, {}), outside the {w}x{h} screen",
-                    frames + 1,
-                    f.width,
-                    f.height,
-                    f.left,
-                    f.top
-                ),
-            ));
-        }
+        largest = largest.max(f.width as u64 * f.height as u64);
         frames += 1;
     }
-    Ok((w, h, frames.max(1)))
+    Ok((w, h, frames.max(1), largest))
 }
 
 pub fn decode(data: &[u8], all_frames: bool) -> Result<Picture> {

@@ -100,6 +100,8 @@ pub struct Header {
     pub width: u32,
     pub height: u32,
     pub frames: u32,
+    /// Pixels of the largest frame as stored: a GIF frame may overhang its screen.
+    pub frame_pixels: u64,
     /// EXIF orientation 1..=8 (1 = as stored).
     pub orientation: u8,
 }
@@ -118,17 +120,22 @@ impl Header {
 pub fn probe(data: &[u8]) -> Result<Header> {
     let format = Format::sniff(data)
         .ok_or_else(|| ProcessError::bad_image("the source is not a JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF image"))?;
-    let (width, height, frames) = match format {
-        Format::Jpeg => jpeg::dimensions(data)?,
-        Format::Webp => webp::dimensions(data)?,
+    let (width, height, frames, frame_pixels) = match format {
         Format::Gif => gif::dimensions(data)?,
-        Format::Avif => avif::dimensions(data)?,
-        Format::Png | Format::Bmp | Format::Tiff => raster::dimensions(data, format)?,
+        _ => {
+            let (w, h, frames) = match format {
+                Format::Jpeg => jpeg::dimensions(data)?,
+                Format::Webp => webp::dimensions(data)?,
+                Format::Avif => avif::dimensions(data)?,
+                _ => raster::dimensions(data, format)?,
+            };
+            (w, h, frames, w as u64 * h as u64)
+        }
     };
     if width == 0 || height == 0 {
         return Err(ProcessError::bad_image("the source has a zero width or height"));
     }
-    Ok(Header { format, width, height, frames, orientation: exif_orientation(data) })
+    Ok(Header { format, width, height, frames, frame_pixels, orientation: exif_orientation(data) })
 }
 
 /// How to decode: the smallest size (as displayed) the steps need, and whether to keep
@@ -149,25 +156,35 @@ impl DecodeOptions {
 }
 
 /// What [`decode`] will allocate, from the header alone: the bitmap at the planned scale for
-/// every frame kept, plus a progressive JPEG's coefficient buffer.
+/// every frame kept, plus a progressive JPEG's coefficient buffer; twice the bitmap when
+/// EXIF orientation turns it by a quarter (the turned copy is made beside it).
 pub fn decoded_bytes(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<u64> {
     let hint = opts.stored_hint(header);
     let frames = if opts.all_frames { header.frames.max(1) as u64 } else { 1 };
     let rgba = |w: u32, h: u32| w as u64 * h as u64 * 4 * frames;
-    Ok(match header.format {
+    let bytes = match header.format {
         Format::Jpeg => jpeg::decoded_bytes(data, header, hint),
+        // libwebp's animation decoder builds every frame at full size and its canvases; the
+        // frames kept are copied out.
+        Format::Webp if header.frames > 1 => {
+            let one = header.width as u64 * header.height as u64 * 4;
+            one * (header.frames as u64 + 2) + rgba(header.width, header.height)
+        }
         Format::Webp => {
-            let (_, w, h) =
-                if header.frames > 1 { (1, header.width, header.height) } else { webp::scaled_size(header, hint) };
+            let (_, w, h) = webp::scaled_size(header, hint);
             rgba(w, h)
         }
         // The frames kept, plus the decoder's screen canvas and the frame it is placing.
-        Format::Gif => rgba(header.width, header.height) + 2 * rgba(header.width, header.height) / frames,
+        Format::Gif => {
+            let largest = header.frame_pixels.max(header.width as u64 * header.height as u64);
+            rgba(header.width, header.height) + 2 * 4 * largest
+        }
         // dav1d's planes (its reference frame, the alpha item's) beside the RGB(A) made from
         // them: 12 bytes a pixel measured on 8-bit 4:4:4, rounded up.
         Format::Avif => header.width as u64 * header.height as u64 * 14,
         Format::Png | Format::Bmp | Format::Tiff => raster::decoded_bytes(data, header.format)?,
-    })
+    };
+    Ok(if opts.auto_orient && header.orientation >= 5 { 2 * bytes } else { bytes })
 }
 
 pub fn decode(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<Picture> {

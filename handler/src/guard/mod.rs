@@ -61,6 +61,12 @@ impl Limits {
                 h.frames, self.max_frames
             )));
         }
+        if h.frame_pixels > self.max_pixels {
+            return Err(ProcessError::too_large(format!(
+                "source has a frame of {} pixels; the limit is {}",
+                h.frame_pixels, self.max_pixels
+            )));
+        }
         let pixels = h.width as u64 * h.height as u64 * h.frames.max(1) as u64;
         if pixels > self.max_pixels {
             return Err(ProcessError::too_large(format!(

@@ -102,10 +102,14 @@ pub struct StepContext<'a> {
 
 impl StepContext<'_> {
     /// Refuses a step before it allocates: `pic`, `frames` outputs of `out` and `scratch`
-    /// bytes held at once must fit the budget with what is held already.
+    /// bytes held at once must fit the budget with what is held already. The output's sides
+    /// are checked when the step grows the picture (a legal source may be wider than an
+    /// output may be, and cropping it must still work).
     pub fn reserve(&self, what: &str, pic: &Picture, out: (u32, u32), scratch: u64) -> Result<()> {
         let frames = pic.frames.len();
-        self.limits.check_canvas(&format!("{what}: output"), out.0, out.1, frames)?;
+        if out.0 > pic.width() || out.1 > pic.height() {
+            self.limits.check_canvas(&format!("{what}: output"), out.0, out.1, frames)?;
+        }
         let output = cost::rgba_bytes(out.0, out.1) * frames as u64;
         self.limits.check_working_set(what, self.held + pic.bytes() + output + scratch)
     }

@@ -135,17 +135,15 @@ impl Watermark {
     }
 
     /// The mark, each canvas checked against the budget (`ctx` holds the main picture)
-    /// before it is allocated.
+    /// before it is allocated. Its sides are not limited: it is clipped to the picture.
     fn render(&self, main_width: u32, ctx: &StepContext) -> Result<RgbaImage> {
         match &self.mark {
             Mark::Text { text, color, size, shadow, rotate, .. } => {
                 let text = TextLine::lay_out(text, *size, *shadow);
                 let (w, h) = text.size;
-                ctx.limits.check_canvas("watermark: text", w, h, 1)?;
                 let turn = super::rotate::Rotate(*rotate);
                 let (rw, rh) = turn.output_size(w, h);
                 let turned = if turn.0 % 360 == 0 { 0 } else { super::cost::rgba_bytes(rw, rh) };
-                ctx.limits.check_canvas("watermark: turned text", rw, rh, 1)?;
                 ctx.limits.check_working_set("watermark", ctx.held + super::cost::rgba_bytes(w, h) + turned)?;
                 let img = text.draw(*color, *shadow);
                 Ok(if turned == 0 { img } else { rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0])) })
