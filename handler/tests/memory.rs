@@ -132,7 +132,7 @@ fn every_step_stays_within_the_budget() {
         }
     }
     // Text watermarks: the longest text OSS allows, turned and tiled; at size 1000 the
-    // line is wider than any output may be.
+    // line is far wider than the photo (it is clipped).
     let text = b64(&"W".repeat(64));
     for size in [200, 1000] {
         for extra in ["", ",rotate_45", ",fill_1", ",shadow_50,rotate_30"] {
