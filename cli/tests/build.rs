@@ -2,7 +2,7 @@
 //! machine can run it), the Lambda zip uploaded to moto's S3 and a function created from it
 //! through moto's Lambda, and the OCI image pushed to a local registry (Debian's
 //! `docker-registry`, with htpasswd Basic auth as ECR's `AWS:<token>`), inspected with
-//! `skopeo`, its layer extracted and the binary in it started and answering `/ping`.
+//! `skopeo`, its layer extracted and the binary in it started and answering its health check.
 //!
 //! Both tests run the same `cargo zigbuild`; cargo's lock makes the second wait for the
 //! first and find the binary fresh.
@@ -112,8 +112,8 @@ fn assert_serves(binary: &Path, runner: Option<&str>) {
             .spawn()
             .expect("start the static binary"),
     );
-    let ping = wait_for(&format!("http://127.0.0.1:{port}/ping"));
-    assert_eq!(ping.status(), 200);
+    let health = wait_for(&format!("http://127.0.0.1:{port}/"));
+    assert_eq!(health.status(), 200);
     let r = wait_for(&format!("http://127.0.0.1:{port}/mountain.jpg?x-oss-process=image/resize,w_200"));
     assert_eq!(r.status(), 200);
     let mut body = Vec::new();

@@ -9,8 +9,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let limits = Limits { max_image_bytes: 64 << 20, max_side: 4096, max_pixels: 4_000_000, ..Limits::default() };
     for text in ["image/resize,w_16", "image/format,png"] {
-        let actions = process::parse(text).unwrap();
-        if let Err(e) = engine::process(data, &actions, &limits, &|_| None) {
+        let plan = process::parse(text).unwrap();
+        if let Err(e) = engine::process(data, &plan, &limits, &|_| None) {
             assert!(e.status < 500, "{text}: {e}");
         }
     }

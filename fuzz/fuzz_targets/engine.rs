@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Some(split) = data.iter().position(|&b| b == 0) else { return };
     let Ok(text) = std::str::from_utf8(&data[..split]) else { return };
-    let Ok(actions) = process::parse(&format!("image/{text}")) else { return };
+    let Ok(plan) = process::parse(&format!("image/{text}")) else { return };
     let limits = Limits {
         max_image_bytes: 64 << 20,
         max_output_side: 1024,
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mark = &data[split + 1..];
     let assets = |_: &str| Some(mark);
-    if let Err(e) = engine::process(&data[split + 1..], &actions, &limits, &assets) {
+    if let Err(e) = engine::process(&data[split + 1..], &plan, &limits, &assets) {
         assert!(e.status < 500 || e.status == 503, "{text}: {e}");
     }
 });

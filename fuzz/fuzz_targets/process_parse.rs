@@ -1,5 +1,5 @@
-//! The `x-oss-process` parser: any text is a list of actions or a 400, never a panic; the
-//! limits on chains hold.
+//! The `x-oss-process` parser: any text is a plan or a 400, never a panic; the limits on
+//! chains hold.
 #![no_main]
 use imgh_handler::process;
 use libfuzzer_sys::fuzz_target;
@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|text: &str| {
     for candidate in [text.to_string(), format!("image/{text}")] {
         match process::parse(&candidate) {
-            Ok(actions) => assert!(!actions.is_empty() && actions.len() <= process::MAX_ACTIONS),
+            Ok(plan) => assert!(plan.steps.len() <= process::MAX_ACTIONS),
             Err(e) => assert_eq!(e.status, 400, "{candidate:?}: {e}"),
         }
     }

@@ -1,10 +1,12 @@
-//! The request path from source bytes to response bytes: plan → decode → steps → encode.
+//! The request path from source bytes to response bytes: decode → steps → encode, as a
+//! parsed [`Plan`] says.
 //! Synchronous and CPU-bound: callers run it on the bounded blocking pool.
 
 use crate::codec::{self, DecodeOptions, EncodeOptions, Format, Header};
 use crate::error::{ProcessError, Result};
 use crate::guard::{Deadline, Limits};
-use crate::process::{average_hue_json, Action, Output, Picture, Quality, StepContext};
+use crate::picture::Picture;
+use crate::process::{average_hue_json, Answer, Plan, Quality, Step, StepContext};
 use std::time::Instant;
 
 /// Encode quality when the request names none.
@@ -33,18 +35,15 @@ fn ms_since(t: Instant) -> f64 {
 /// Looks up the raw bytes of another stored object (watermark images), fetched beforehand.
 pub type Assets<'a> = &'a dyn Fn(&str) -> Option<&'a [u8]>;
 
-/// Runs `actions` over `source`.
-pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Assets) -> Result<Processed> {
+/// Runs `plan` over `source`.
+pub fn process(source: &[u8], plan: &Plan, limits: &Limits, assets: Assets) -> Result<Processed> {
     let deadline = Deadline::after(limits.timeout);
     limits.check_source_len(source.len() as u64)?;
     let header = codec::probe(source)?;
-    if actions.contains(&Action::Info) {
+    if plan.answer == Answer::Info {
         return Ok(json(info_json(source.len(), &header)));
     }
-    if let Some(min) = actions.iter().find_map(|a| match a {
-        Action::Threshold(n) => Some(*n),
-        _ => None,
-    }) {
+    if let Some(min) = plan.threshold {
         if (source.len() as u64) < min {
             return Ok(Processed {
                 body: source.to_vec(),
@@ -55,11 +54,10 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
     }
     limits.check_header(&header)?;
 
-    let out = Output::from_actions(actions);
+    let out = plan.output;
     let format = out.format.unwrap_or(header.format);
-    let steps: Vec<&Action> = actions.iter().filter(|a| a.touches_pixels()).collect();
     let animated = header.frames > 1 && format.animates();
-    let min_size = plan_shrink(&steps, &header, out.auto_orient, animated, limits)?;
+    let min_size = plan_shrink(&plan.steps, &header, out.auto_orient, animated, limits)?;
     let decode = DecodeOptions { min_size, all_frames: animated, auto_orient: out.auto_orient };
 
     let mut timings = Timings::default();
@@ -75,16 +73,14 @@ pub fn process(source: &[u8], actions: &[Action], limits: &Limits, assets: Asset
         let opts = DecodeOptions { auto_orient: true, ..Default::default() };
         Some(limits.check_header(&h).and_then(|_| decode_within(bytes, &h, opts, limits, held)))
     };
-    let ctx = StepContext { output_format: format, limits, held: 0, watermarks: &decode_asset };
-    for step in steps {
-        if matches!(step, Action::Cgif(_)) && header.format != Format::Gif {
-            continue;
-        }
+    let ctx =
+        StepContext { source_format: header.format, output_format: format, limits, held: 0, watermarks: &decode_asset };
+    for step in &plan.steps {
         step.apply(&mut pic, &ctx)?;
         deadline.check()?;
     }
     timings.steps_ms = ms_since(t);
-    if actions.contains(&Action::AverageHue) {
+    if plan.answer == Answer::AverageHue {
         return Ok(json(average_hue_json(pic.first())));
     }
     if !format.animates() {
@@ -119,13 +115,13 @@ fn decode_within(data: &[u8], header: &Header, opts: DecodeOptions, limits: &Lim
 /// Shrink-on-load: when the first pixel step is a resize, decode no larger than it needs.
 /// Its output size is checked here too, before a pixel is decoded.
 fn plan_shrink(
-    steps: &[&Action],
+    steps: &[Step],
     header: &Header,
     auto_orient: bool,
     animated: bool,
     limits: &Limits,
 ) -> Result<Option<(u32, u32)>> {
-    let Some(Action::Resize(r)) = steps.first() else {
+    let Some(Step::Resize(r)) = steps.first() else {
         return Ok(None);
     };
     let (w, h) = header.oriented_size(auto_orient);

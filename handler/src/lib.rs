@@ -1,8 +1,9 @@
 //! imgh's image handler: Alibaba OSS `x-oss-process` over a store (S3 or a folder).
 //!
 //! The request path flows one way: [`request`] (URL → key + process text) →
-//! [`process::parse`] (text → actions) → [`engine::process`] (plan, decode, steps,
-//! encode) → [`serve`] (HTTP response). [`store`] fetches sources; [`guard`] holds limits.
+//! [`process::parse`] (text → [`process::Plan`]) → [`engine::process`] (decode, steps,
+//! encode) → [`serve`] (HTTP response). [`store`] fetches sources; [`guard`] holds limits;
+//! [`picture`] is the decoded image that codecs make and steps change.
 
 pub mod alloc;
 pub mod codec;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod guard;
+pub mod picture;
 pub mod process;
 pub mod request;
 pub mod serve;

@@ -55,8 +55,17 @@ fn s3_server(moto: &str, buckets: &str, extra: &[(&str, &str)]) -> Proc {
 fn s3_keys_buckets_and_originals() {
     let Some(moto) = moto_url() else { return };
     let jpg = sample("mountain.jpg");
-    let keys =
-        ["plain.jpg", "a b.jpg", "中文/图片.jpg", "a+b.jpg", "(1).jpg", "100%.jpg", "x%2By.jpg", "dir/sub/é.jpg"];
+    let keys = [
+        "plain.jpg",
+        "a b.jpg",
+        "中文/图片.jpg",
+        "a+b.jpg",
+        "(1).jpg",
+        "100%.jpg",
+        "x%2By.jpg",
+        "dir/sub/é.jpg",
+        "ping",
+    ];
     let objects: Vec<(&str, Vec<u8>)> = keys.iter().map(|k| (*k, jpg.clone())).collect();
     let b0 = bucket(&moto, "imgh-b0", &objects);
     let b1 = bucket(&moto, "imgh-b1", &[("only-in-b1.jpg", jpg.clone())]);
@@ -88,7 +97,9 @@ fn s3_keys_buckets_and_originals() {
     let bad =
         http("GET", &format!("{}/plain.jpg?x-oss-process=image/resize,w_abc", server.base), &[("x-imgh-bucket", &b0)]);
     assert_eq!((bad.status, bad.header("cache-control")), (400, Some("public, max-age=60")));
-    assert_eq!(get(&format!("{}/ping", server.base)).status, 200);
+    // The health check is `/`, the empty key no object can have: every key is served.
+    let health = get(&format!("{}/", server.base));
+    assert_eq!((health.status, health.text().as_str()), (200, "ok"));
 }
 
 #[test]

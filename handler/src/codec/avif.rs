@@ -5,7 +5,7 @@
 
 use super::{bad, guarded};
 use crate::error::{ProcessError, Result};
-use crate::process::Picture;
+use crate::picture::Picture;
 use image::{DynamicImage, RgbImage, RgbaImage};
 use ravif::{Encoder, Img, RGB8, RGBA8};
 use re_rav1d::{self as dav1d, pixel, PixelLayout, PlanarImageComponent as Component};

@@ -3,7 +3,7 @@
 
 use super::bad;
 use crate::error::Result;
-use crate::process::Picture;
+use crate::picture::Picture;
 use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
 use image::{AnimationDecoder, Delay, DynamicImage, Frame};
 use std::io::Cursor;

@@ -3,7 +3,7 @@
 
 use super::{bad, guarded, Header};
 use crate::error::Result;
-use crate::process::Picture;
+use crate::picture::Picture;
 use image::{DynamicImage, GrayImage, RgbImage};
 use mozjpeg::{ColorSpace, Compress, Decompress};
 

@@ -10,7 +10,7 @@ mod raster;
 mod webp;
 
 use crate::error::{ProcessError, Result};
-use crate::process::Picture;
+use crate::picture::Picture;
 use image::metadata::Orientation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 
 use super::{bad, Format};
 use crate::error::Result;
-use crate::process::Picture;
+use crate::picture::Picture;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
 use std::io::Cursor;

@@ -3,7 +3,7 @@
 
 use super::{bad, Header};
 use crate::error::Result;
-use crate::process::Picture;
+use crate::picture::Picture;
 use image::{DynamicImage, RgbImage, RgbaImage};
 use libwebp_sys as sys;
 

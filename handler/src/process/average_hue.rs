@@ -1,11 +1,12 @@
 //! `average-hue`: the mean colour of the image as OSS's JSON `{"RGB": "0xRRGGBB"}`.
 
-use super::{params::Params, Action};
+use super::{params::Params, Answer, Plan};
 use crate::error::Result;
 use image::DynamicImage;
 
-pub fn parse(_: &mut Params) -> Result<Action> {
-    Ok(Action::AverageHue)
+pub fn parse(_: &mut Params, plan: &mut Plan) -> Result<()> {
+    plan.answer = plan.answer.max(Answer::AverageHue);
+    Ok(())
 }
 
 pub fn average_hue_json(img: &DynamicImage) -> String {

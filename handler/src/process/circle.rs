@@ -1,7 +1,8 @@
 //! `circle`: keep a centred disc; outside it is transparent, or white for JPEG output.
 
-use super::{params::Params, Action, StepContext};
+use super::{cost::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
+use crate::picture::Picture;
 use image::{DynamicImage, Rgba, RgbaImage};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,18 +10,31 @@ pub struct Circle {
     pub r: u32,
 }
 
-pub fn parse(p: &mut Params) -> Result<Action> {
-    let r = p.take_u32("r", 1..=4096)?.ok_or_else(|| p.err("needs r"))?;
-    Ok(Action::Circle(Circle { r }))
+impl PixelStep for Circle {
+    fn parse(p: &mut Params) -> Result<Self> {
+        let r = p.take_u32("r", 1..=4096)?.ok_or_else(|| p.err("needs r"))?;
+        Ok(Circle { r })
+    }
+
+    /// The square cut out, then widened to RGBA.
+    fn footprint(&self, pic: &Picture) -> Option<Footprint> {
+        let side = self.side(pic.width(), pic.height());
+        Some(Footprint { out: (side, side), scratch: rgba_bytes(side, side) })
+    }
+
+    fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        pic.map(|f| self.cut(f, ctx));
+        Ok(())
+    }
 }
 
 impl Circle {
     /// The side of the square that holds the disc in a `w`×`h` image.
-    pub fn side(&self, w: u32, h: u32) -> u32 {
+    fn side(&self, w: u32, h: u32) -> u32 {
         (2 * self.r + 1).min(w.min(h))
     }
 
-    pub fn apply(&self, img: DynamicImage, ctx: &StepContext) -> DynamicImage {
+    fn cut(&self, img: DynamicImage, ctx: &StepContext) -> DynamicImage {
         let side = self.side(img.width(), img.height());
         let x = (img.width() - side) / 2;
         let y = (img.height() - side) / 2;

@@ -1,8 +1,8 @@
 //! `crop`: a rectangle placed by gravity (a 3×3 grid) plus an offset.
 
-use super::{params::Params, Action};
+use super::{params::Params, Footprint, PixelStep, StepContext};
 use crate::error::{ProcessError, Result};
-use image::DynamicImage;
+use crate::picture::Picture;
 
 /// A cell of the 3×3 grid OSS calls gravity: (column, row), each 0..=2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,14 +46,29 @@ pub struct Crop {
     pub g: Gravity,
 }
 
-pub fn parse(p: &mut Params) -> Result<Action> {
-    Ok(Action::Crop(Crop {
-        w: p.take_u32("w", 1..=16384)?,
-        h: p.take_u32("h", 1..=16384)?,
-        x: p.take_u32("x", 0..=16384)?.unwrap_or(0),
-        y: p.take_u32("y", 0..=16384)?.unwrap_or(0),
-        g: Gravity::take(p)?.unwrap_or(Gravity::NW),
-    }))
+impl PixelStep for Crop {
+    fn parse(p: &mut Params) -> Result<Self> {
+        Ok(Crop {
+            w: p.take_u32("w", 1..=16384)?,
+            h: p.take_u32("h", 1..=16384)?,
+            x: p.take_u32("x", 0..=16384)?.unwrap_or(0),
+            y: p.take_u32("y", 0..=16384)?.unwrap_or(0),
+            g: Gravity::take(p)?.unwrap_or(Gravity::NW),
+        })
+    }
+
+    /// `None` for an origin outside the image: `apply` refuses it before allocating.
+    fn footprint(&self, pic: &Picture) -> Option<Footprint> {
+        let (_, _, w, h) = self.rect(pic.width(), pic.height()).ok()?;
+        Some(Footprint { out: (w, h), scratch: 0 })
+    }
+
+    fn apply(&self, pic: &mut Picture, _: &StepContext) -> Result<()> {
+        pic.try_map(|f| {
+            let (x, y, w, h) = self.rect(f.width(), f.height())?;
+            Ok(f.crop_imm(x, y, w, h))
+        })
+    }
 }
 
 impl Crop {
@@ -69,11 +84,6 @@ impl Crop {
         let h = self.h.unwrap_or(ih).min(ih - y);
         Ok((x, y, w, h))
     }
-
-    pub fn apply(&self, img: DynamicImage) -> Result<DynamicImage> {
-        let (x, y, w, h) = self.rect(img.width(), img.height())?;
-        Ok(img.crop_imm(x, y, w, h))
-    }
 }
 
 #[cfg(test)]
@@ -81,10 +91,7 @@ mod tests {
     use super::*;
 
     fn rect(s: &str, w: u32, h: u32) -> Result<(u32, u32, u32, u32)> {
-        match parse(&mut Params::new("crop", s.split(',')))? {
-            Action::Crop(c) => c.rect(w, h),
-            _ => unreachable!(),
-        }
+        Crop::parse(&mut Params::new("crop", s.split(',')))?.rect(w, h)
     }
 
     #[test]

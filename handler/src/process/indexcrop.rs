@@ -1,8 +1,8 @@
 //! `indexcrop`: cut the image into equal slices along one axis and keep slice `i`.
 
-use super::{params::Params, Action};
+use super::{params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
-use image::DynamicImage;
+use crate::picture::Picture;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexCrop {
@@ -12,16 +12,30 @@ pub struct IndexCrop {
     pub index: u32,
 }
 
-pub fn parse(p: &mut Params) -> Result<Action> {
-    let x = p.take_u32("x", 1..=16384)?;
-    let y = p.take_u32("y", 1..=16384)?;
-    let index = p.take_u32("i", 0..=16384)?.unwrap_or(0);
-    let (along_x, size) = match (x, y) {
-        (Some(x), None) => (true, x),
-        (None, Some(y)) => (false, y),
-        _ => return Err(p.err("needs exactly one of x or y")),
-    };
-    Ok(Action::IndexCrop(IndexCrop { along_x, size, index }))
+impl PixelStep for IndexCrop {
+    fn parse(p: &mut Params) -> Result<Self> {
+        let x = p.take_u32("x", 1..=16384)?;
+        let y = p.take_u32("y", 1..=16384)?;
+        let index = p.take_u32("i", 0..=16384)?.unwrap_or(0);
+        let (along_x, size) = match (x, y) {
+            (Some(x), None) => (true, x),
+            (None, Some(y)) => (false, y),
+            _ => return Err(p.err("needs exactly one of x or y")),
+        };
+        Ok(IndexCrop { along_x, size, index })
+    }
+
+    fn footprint(&self, pic: &Picture) -> Option<Footprint> {
+        Some(Footprint { out: self.slice(pic.width(), pic.height()), scratch: 0 })
+    }
+
+    fn apply(&self, pic: &mut Picture, _: &StepContext) -> Result<()> {
+        pic.map(|f| match self.rect(f.width(), f.height()) {
+            Some((x, y, w, h)) => f.crop_imm(x, y, w, h),
+            None => f,
+        });
+        Ok(())
+    }
 }
 
 impl IndexCrop {
@@ -39,14 +53,7 @@ impl IndexCrop {
     }
 
     /// The size of the slice kept from a `w`×`h` image.
-    pub fn slice(&self, w: u32, h: u32) -> (u32, u32) {
+    fn slice(&self, w: u32, h: u32) -> (u32, u32) {
         self.rect(w, h).map_or((w, h), |(_, _, sw, sh)| (sw, sh))
-    }
-
-    pub fn apply(&self, img: DynamicImage) -> DynamicImage {
-        match self.rect(img.width(), img.height()) {
-            Some((x, y, w, h)) => img.crop_imm(x, y, w, h),
-            None => img,
-        }
     }
 }

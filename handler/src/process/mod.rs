@@ -1,97 +1,100 @@
-//! `x-oss-process`: the text parsed into actions, and each action applied to an image.
+//! `x-oss-process`: the text parsed into a [`Plan`], and its pixel steps applied to a picture.
 //!
-//! One action is one file with a `parse` (params → [`Action`]) and an `apply` (image →
-//! image). Adding one means that file plus a line in [`ACTIONS`]; nothing else changes.
+//! An action is one file plus one line in the `actions!` table below, which declares the
+//! module and, for a pixel step, its [`Step`] variant and dispatch:
+//! - a **pixel step** (`resize`, `blur`, …) is a type implementing [`PixelStep`]: how it
+//!   parses, what it holds while it runs, and how it changes the picture;
+//! - a **setting** (`format`, `info`, …) is a module whose `parse` records in the [`Plan`]
+//!   what it decides for the whole request.
+//!
+//! A step type that lacks part of [`PixelStep`] does not compile, and an action file left
+//! out of the table fails the test `every_action_file_is_in_the_table`.
 
-mod average_hue;
-mod blur;
-mod circle;
-mod color;
 mod cost;
-mod crop;
-mod indexcrop;
-mod output;
+#[macro_use]
+mod declare;
 pub mod params;
 mod parse;
-mod picture;
-mod resize;
-mod rotate;
-mod rounded_corners;
-mod sharpen;
-mod watermark;
+mod plan;
 
-pub use average_hue::average_hue_json;
-pub use output::{Output, Quality};
+pub use cost::Footprint;
 pub use parse::{parse, MAX_ACTIONS, MAX_WATERMARK_IMAGES};
-pub use picture::Picture;
-pub use resize::Resize;
-pub use watermark::Watermark;
+pub use plan::{Answer, Output, Plan, Quality};
 
 use crate::codec::Format;
 use crate::error::Result;
 use crate::guard::Limits;
+use crate::picture::Picture;
 use params::Params;
 
-/// One step of `x-oss-process`, with validated parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    Resize(resize::Resize),
-    Crop(crop::Crop),
-    IndexCrop(indexcrop::IndexCrop),
-    Circle(circle::Circle),
-    RoundedCorners(rounded_corners::RoundedCorners),
-    Rotate(rotate::Rotate),
-    AutoOrient(bool),
-    Blur(blur::Blur),
-    Bright(color::Bright),
-    Contrast(color::Contrast),
-    Sharpen(sharpen::Sharpen),
-    Grey,
-    Interlace(bool),
-    Quality(Quality),
-    Format(Format),
-    StripMetadata,
-    Info,
-    Threshold(u64),
-    Cgif(u32),
-    Watermark(watermark::Watermark),
-    AverageHue,
+actions! {
+    steps {
+        "resize" => resize::Resize,
+        "crop" => crop::Crop,
+        "indexcrop" => indexcrop::IndexCrop,
+        "circle" => circle::Circle,
+        "rounded-corners" => rounded_corners::RoundedCorners,
+        "rotate" => rotate::Rotate,
+        "blur" => blur::Blur,
+        "bright" => bright::Bright,
+        "contrast" => contrast::Contrast,
+        "sharpen" => sharpen::Sharpen,
+        "grey" => grey::Grey,
+        "cgif" => cgif::Cgif,
+        "watermark" => watermark::Watermark,
+    }
+    settings {
+        "auto-orient" => auto_orient,
+        "interlace" => interlace,
+        "quality" => quality,
+        "format" => format,
+        "strip-metadata" => strip_metadata,
+        "info" => info,
+        "threshold" => threshold,
+        "average-hue" => average_hue,
+    }
 }
 
-type ParseFn = fn(&mut Params) -> Result<Action>;
+pub use average_hue::average_hue_json;
+pub use resize::Resize;
+pub use watermark::Watermark;
 
-/// Action names → parsers. The one table a new action is added to.
-pub const ACTIONS: &[(&str, ParseFn)] = &[
-    ("resize", resize::parse),
-    ("crop", crop::parse),
-    ("indexcrop", indexcrop::parse),
-    ("circle", circle::parse),
-    ("rounded-corners", rounded_corners::parse),
-    ("rotate", rotate::parse),
-    ("auto-orient", output::parse_auto_orient),
-    ("blur", blur::parse),
-    ("bright", color::parse_bright),
-    ("contrast", color::parse_contrast),
-    ("sharpen", sharpen::parse),
-    ("grey", color::parse_grey),
-    ("interlace", output::parse_interlace),
-    ("quality", output::parse_quality),
-    ("format", output::parse_format),
-    ("strip-metadata", output::parse_strip_metadata),
-    ("info", output::parse_info),
-    ("threshold", output::parse_threshold),
-    ("cgif", output::parse_cgif),
-    ("watermark", watermark::parse),
-    ("average-hue", average_hue::parse),
-];
+/// A step that changes pixels. Every step has this one shape: the whole picture, in place.
+pub trait PixelStep: Sized {
+    /// Reads the step's parameters; any left untaken is an error.
+    fn parse(p: &mut Params) -> Result<Self>;
+    /// What the step holds besides `pic` while it runs; `None` when it allocates nothing.
+    fn footprint(&self, pic: &Picture) -> Option<Footprint>;
+    /// Changes `pic`. Called only once the footprint fits the request's budget.
+    fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()>;
+}
+
+/// How an action's parameters become part of a plan (a step appended, a setting recorded).
+type ParseFn = fn(&mut Params, &mut Plan) -> Result<()>;
+
+fn parse_step<S: PixelStep + Into<Step>>(p: &mut Params, plan: &mut Plan) -> Result<()> {
+    plan.steps.push(S::parse(p)?.into());
+    Ok(())
+}
+
+impl Step {
+    /// Applies the step to the whole picture, in place, once its footprint fits.
+    pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        if let Some(f) = self.footprint(pic) {
+            ctx.reserve(self.name(), pic, f)?;
+        }
+        self.run(pic, ctx)
+    }
+}
 
 /// Decodes a watermark image fetched before processing started, within the budget left
 /// when `held` bytes are already taken; `None` when there is no such image.
 pub type WatermarkImages<'a> = &'a dyn Fn(&str, u64) -> Option<Result<Picture>>;
 
-/// What a step may need besides the image: the output format (transparent or white
-/// corners), the limits, and the watermark images.
+/// What a step may need besides the image: the formats (transparent or white corners;
+/// `cgif` acts on GIF sources only), the limits, and the watermark images.
 pub struct StepContext<'a> {
+    pub source_format: Format,
     pub output_format: Format,
     pub limits: &'a Limits,
     /// Bitmap bytes held outside the picture being worked on (the picture a watermark
@@ -101,17 +104,18 @@ pub struct StepContext<'a> {
 }
 
 impl StepContext<'_> {
-    /// Refuses a step before it allocates: `pic`, `frames` outputs of `out` and `scratch`
-    /// bytes held at once must fit the budget with what is held already. The output's sides
-    /// are checked when the step grows the picture (a legal source may be wider than an
-    /// output may be, and cropping it must still work).
-    pub fn reserve(&self, what: &str, pic: &Picture, out: (u32, u32), scratch: u64) -> Result<()> {
+    /// Refuses a step before it allocates: `pic`, its outputs for every frame and the
+    /// scratch bytes held at once must fit the budget with what is held already. The
+    /// output's sides are checked when the step grows the picture (a legal source may be
+    /// wider than an output may be, and cropping it must still work).
+    pub fn reserve(&self, what: &str, pic: &Picture, f: Footprint) -> Result<()> {
         let frames = pic.frames.len();
-        if out.0 > pic.width() || out.1 > pic.height() {
-            self.limits.check_canvas(&format!("{what}: output"), out.0, out.1, frames)?;
+        let (w, h) = f.out;
+        if w > pic.width() || h > pic.height() {
+            self.limits.check_canvas(&format!("{what}: output"), w, h, frames)?;
         }
-        let output = cost::rgba_bytes(out.0, out.1) * frames as u64;
-        self.limits.check_working_set(what, self.held + pic.bytes() + output + scratch)
+        let output = cost::rgba_bytes(w, h) * frames as u64;
+        self.limits.check_working_set(what, self.held + pic.bytes() + output + f.scratch)
     }
 
     /// The context for work done while `pic` is held, e.g. a watermark image made for it.
@@ -120,72 +124,30 @@ impl StepContext<'_> {
     }
 }
 
-impl Action {
-    /// The name it has in `x-oss-process`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::Resize(_) => "resize",
-            Action::Crop(_) => "crop",
-            Action::IndexCrop(_) => "indexcrop",
-            Action::Circle(_) => "circle",
-            Action::RoundedCorners(_) => "rounded-corners",
-            Action::Rotate(_) => "rotate",
-            Action::AutoOrient(_) => "auto-orient",
-            Action::Blur(_) => "blur",
-            Action::Bright(_) => "bright",
-            Action::Contrast(_) => "contrast",
-            Action::Sharpen(_) => "sharpen",
-            Action::Grey => "grey",
-            Action::Interlace(_) => "interlace",
-            Action::Quality(_) => "quality",
-            Action::Format(_) => "format",
-            Action::StripMetadata => "strip-metadata",
-            Action::Info => "info",
-            Action::Threshold(_) => "threshold",
-            Action::Cgif(_) => "cgif",
-            Action::Watermark(_) => "watermark",
-            Action::AverageHue => "average-hue",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file in this folder that is neither in the table nor a helper would not even
+    /// compile: the table line was forgotten.
+    #[test]
+    fn every_action_file_is_in_the_table() {
+        const HELPERS: &[&str] = &["mod", "cost", "declare", "params", "parse", "plan"];
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/process");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let Some(module) = name.strip_suffix(".rs") else { continue };
+            assert!(
+                ACTION_MODULES.contains(&module) || HELPERS.contains(&module),
+                "src/process/{name} is not in the actions! table"
+            );
         }
     }
 
-    /// Whether this action changes pixels (as opposed to choosing how to encode them).
-    pub fn touches_pixels(&self) -> bool {
-        !matches!(
-            self,
-            Action::AutoOrient(_)
-                | Action::Interlace(_)
-                | Action::Quality(_)
-                | Action::Format(_)
-                | Action::StripMetadata
-                | Action::Info
-                | Action::Threshold(_)
-                | Action::AverageHue
-        )
-    }
-
-    /// Applies a pixel step to the whole picture, in place, once its footprint fits.
-    pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
-        if let Some(f) = cost::of(self, pic) {
-            ctx.reserve(self.name(), pic, f.out, f.scratch)?;
-        }
-        match self {
-            Action::Resize(a) => a.apply(pic),
-            Action::Crop(a) => pic.try_map(|f| a.apply(f)),
-            Action::IndexCrop(a) => pic.try_map(|f| Ok(a.apply(f))),
-            Action::Circle(a) => pic.try_map(|f| Ok(a.apply(f, ctx))),
-            Action::RoundedCorners(a) => pic.try_map(|f| Ok(a.apply(f, ctx))),
-            Action::Rotate(a) => pic.try_map(|f| Ok(a.apply(f))),
-            Action::Blur(a) => pic.try_map(|f| Ok(a.apply(f))),
-            Action::Bright(a) => pic.try_map(|f| Ok(a.apply(f))),
-            Action::Contrast(a) => pic.try_map(|f| Ok(a.apply(f))),
-            Action::Sharpen(a) => pic.try_map(|f| Ok(a.apply(f))),
-            Action::Grey => pic.try_map(|f| Ok(color::grey(f))),
-            Action::Cgif(n) => {
-                pic.keep_frames(*n as usize);
-                Ok(())
-            }
-            Action::Watermark(a) => a.apply(pic, ctx),
-            _ => Ok(()),
+    #[test]
+    fn names_are_unique() {
+        for (i, (name, _)) in ACTIONS.iter().enumerate() {
+            assert!(!ACTIONS[..i].iter().any(|(n, _)| n == name), "{name} is in the table twice");
         }
     }
 }

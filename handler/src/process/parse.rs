@@ -1,6 +1,6 @@
-//! `image/resize,w_200/quality,q_50` → `Vec<Action>`. Pure: no I/O, every failure a 400.
+//! `image/resize,w_200/quality,q_50` → [`Plan`]. Pure: no I/O, every failure a 400.
 
-use super::{params::Params, Action, ACTIONS};
+use super::{params::Params, Plan, ACTIONS};
 use crate::error::{ProcessError, Result};
 
 /// Most actions in one process. OSS caps the length of `x-oss-process` without saying
@@ -11,7 +11,7 @@ pub const MAX_ACTIONS: usize = 32;
 pub const MAX_WATERMARK_IMAGES: usize = 3;
 
 /// Parses a process string that starts with `image/` (styles are resolved before this).
-pub fn parse(process: &str) -> Result<Vec<Action>> {
+pub fn parse(process: &str) -> Result<Plan> {
     let body = process.strip_prefix("image/").ok_or_else(|| {
         ProcessError::invalid(format!(
             "the process must start with \"image/\" or \"style/\", got \"{}\"",
@@ -25,7 +25,10 @@ pub fn parse(process: &str) -> Result<Vec<Action>> {
             segments.len()
         )));
     }
-    let mut actions = Vec::new();
+    if segments.is_empty() {
+        return Err(ProcessError::invalid("the process names no action"));
+    }
+    let mut plan = Plan::default();
     for segment in segments {
         let mut parts = segment.split(',');
         let name = parts.next().unwrap_or_default();
@@ -34,20 +37,16 @@ pub fn parse(process: &str) -> Result<Vec<Action>> {
             .find(|(n, _)| *n == name)
             .ok_or_else(|| ProcessError::invalid(format!("unknown action \"{}\"", truncate(name))))?;
         let mut params = Params::new(name, parts);
-        let action = parse_fn(&mut params)?;
+        parse_fn(&mut params, &mut plan)?;
         params.finish()?;
-        actions.push(action);
     }
-    if actions.is_empty() {
-        return Err(ProcessError::invalid("the process names no action"));
-    }
-    let images = actions.iter().filter(|a| matches!(a, Action::Watermark(w) if w.image_key().is_some())).count();
+    let images = plan.watermark_keys().count();
     if images > MAX_WATERMARK_IMAGES {
         return Err(ProcessError::invalid(format!(
             "the process has {images} image watermarks; the limit is {MAX_WATERMARK_IMAGES}"
         )));
     }
-    Ok(actions)
+    Ok(plan)
 }
 
 fn truncate(s: &str) -> &str {
@@ -60,14 +59,30 @@ fn truncate(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::Quality;
+    use crate::codec::Format;
+    use crate::process::{Answer, Quality, Step};
 
     #[test]
     fn parses_a_chain_in_order() {
-        let a = parse("image/resize,w_200/quality,q_50/format,webp").unwrap();
-        assert_eq!(a.len(), 3);
-        assert!(matches!(a[0], Action::Resize(_)));
-        assert_eq!(a[1], Action::Quality(Quality::Relative(50)));
+        let plan = parse("image/resize,w_200/rotate,90/quality,q_50/format,webp/resize,w_10").unwrap();
+        let names: Vec<_> = plan.steps.iter().map(Step::name).collect();
+        assert_eq!(names, ["resize", "rotate", "resize"]);
+        assert_eq!(plan.output.quality, Some(Quality::Relative(50)));
+        assert_eq!(plan.output.format, Some(Format::Webp));
+        assert_eq!(plan.answer, Answer::Image);
+    }
+
+    #[test]
+    fn settings_are_decided_once_for_the_request() {
+        let plan = parse("image/format,png/quality,Q_10/format,jpg/threshold,5/threshold,9").unwrap();
+        assert_eq!(plan.output.format, Some(Format::Jpeg), "the last format wins");
+        assert_eq!(plan.output.quality, Some(Quality::Absolute(10)));
+        assert_eq!(plan.threshold, Some(5), "the first threshold wins");
+        assert!(parse("image/auto-orient,1").unwrap().output.auto_orient);
+        assert!(!parse("image/auto-orient,0/auto-orient,1").unwrap().output.auto_orient);
+        assert_eq!(parse("image/info/average-hue").unwrap().answer, Answer::Info);
+        assert_eq!(parse("image/average-hue/info").unwrap().answer, Answer::Info);
+        assert_eq!(parse("image/average-hue").unwrap().answer, Answer::AverageHue);
     }
 
     #[test]
@@ -88,7 +103,7 @@ mod tests {
     #[test]
     fn chains_are_capped_before_any_is_parsed() {
         let chain = |n: usize, step: &str| format!("image/{}", vec![step; n].join("/"));
-        assert_eq!(parse(&chain(MAX_ACTIONS, "rotate,90")).unwrap().len(), MAX_ACTIONS);
+        assert_eq!(parse(&chain(MAX_ACTIONS, "rotate,90")).unwrap().steps.len(), MAX_ACTIONS);
         let e = parse(&chain(5000, "rotate,90")).unwrap_err();
         assert_eq!((e.status, e.code), (400, "InvalidArgument"));
         assert!(e.message.contains("5000 actions; the limit is 32"), "{}", e.message);

@@ -1,9 +1,10 @@
 //! `resize`: scale by width/height, long/short side or percent, in five modes.
 
-use super::{params::Params, Action, Picture};
+use super::{cost::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
 use crate::error::{ProcessError, Result};
+use crate::picture::Picture;
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, GenericImage};
+use image::{DynamicImage, GenericImage, Rgb, RgbImage, Rgba, RgbaImage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -31,29 +32,63 @@ pub struct Resize {
     pub color: [u8; 3],
 }
 
-pub fn parse(p: &mut Params) -> Result<Action> {
-    let mode = match p.take("m") {
-        None | Some("lfit") => Mode::Lfit,
-        Some("mfit") => Mode::Mfit,
-        Some("fill") => Mode::Fill,
-        Some("pad") => Mode::Pad,
-        Some("fixed") => Mode::Fixed,
-        Some(other) => return Err(p.err(format!("m must be lfit, mfit, fill, pad or fixed, got \"{other}\""))),
-    };
-    let r = Resize {
-        mode,
-        w: p.take_u32("w", 1..=16384)?,
-        h: p.take_u32("h", 1..=16384)?,
-        l: p.take_u32("l", 1..=16384)?,
-        s: p.take_u32("s", 1..=16384)?,
-        p: p.take_u32("p", 1..=1000)?,
-        limit: p.take_flag("limit")?.unwrap_or(true),
-        color: p.take_color("color")?.unwrap_or([255, 255, 255]),
-    };
-    if [r.w, r.h, r.l, r.s, r.p].iter().all(Option::is_none) {
-        return Err(p.err("needs one of w, h, l, s or p"));
+impl PixelStep for Resize {
+    fn parse(p: &mut Params) -> Result<Self> {
+        let mode = match p.take("m") {
+            None | Some("lfit") => Mode::Lfit,
+            Some("mfit") => Mode::Mfit,
+            Some("fill") => Mode::Fill,
+            Some("pad") => Mode::Pad,
+            Some("fixed") => Mode::Fixed,
+            Some(other) => return Err(p.err(format!("m must be lfit, mfit, fill, pad or fixed, got \"{other}\""))),
+        };
+        let r = Resize {
+            mode,
+            w: p.take_u32("w", 1..=16384)?,
+            h: p.take_u32("h", 1..=16384)?,
+            l: p.take_u32("l", 1..=16384)?,
+            s: p.take_u32("s", 1..=16384)?,
+            p: p.take_u32("p", 1..=1000)?,
+            limit: p.take_flag("limit")?.unwrap_or(true),
+            color: p.take_color("color")?.unwrap_or([255, 255, 255]),
+        };
+        if [r.w, r.h, r.l, r.s, r.p].iter().all(Option::is_none) {
+            return Err(p.err("needs one of w, h, l, s or p"));
+        }
+        Ok(r)
     }
-    Ok(Action::Resize(r))
+
+    /// The resampler's 8-bit or premultiplied copy of the source, the image between its
+    /// two passes, and for `pad` the scaled image beside the canvas.
+    fn footprint(&self, pic: &Picture) -> Option<Footprint> {
+        let (w, h) = (pic.width(), pic.height());
+        let (sw, sh) = pic.planning_size();
+        let g = self.geometry(sw, sh, pic.is_animated())?;
+        let (ow, oh) = g.scaled;
+        let color = pic.first().color();
+        let copied = color.has_alpha() || color.bytes_per_pixel() != color.channel_count();
+        let mut scratch = if copied { rgba_bytes(w, h) } else { 0 } + rgba_bytes(ow, h).max(rgba_bytes(w, oh));
+        if self.mode == Mode::Pad && g.scaled != g.canvas {
+            scratch += rgba_bytes(ow, oh);
+        }
+        Some(Footprint { out: g.canvas, scratch })
+    }
+
+    fn apply(&self, pic: &mut Picture, _: &StepContext) -> Result<()> {
+        let (sw, sh) = pic.planning_size();
+        let Some(g) = self.geometry(sw, sh, pic.is_animated()) else {
+            pic.logical_size = None;
+            return Ok(());
+        };
+        pic.try_map(|f| match self.mode {
+            Mode::Fill => resample_cover(f, g.canvas.0, g.canvas.1),
+            Mode::Pad => {
+                let inner = resample(f, g.scaled.0, g.scaled.1)?;
+                Ok(pad(inner, g.canvas, self.color))
+            }
+            _ => resample(f, g.scaled.0, g.scaled.1),
+        })
+    }
 }
 
 /// Where the pixels go: resampled to `scaled`, then cut (fill) or padded (pad) to `canvas`.
@@ -119,22 +154,6 @@ impl Resize {
             (self.s, self.l)
         }
     }
-
-    pub fn apply(&self, pic: &mut Picture) -> Result<()> {
-        let (sw, sh) = pic.planning_size();
-        let Some(g) = self.geometry(sw, sh, pic.is_animated()) else {
-            pic.logical_size = None;
-            return Ok(());
-        };
-        pic.try_map(|f| match self.mode {
-            Mode::Fill => resample_cover(f, g.canvas.0, g.canvas.1),
-            Mode::Pad => {
-                let inner = resample(f, g.scaled.0, g.scaled.1)?;
-                Ok(pad(inner, g.canvas, self.color))
-            }
-            _ => resample(f, g.scaled.0, g.scaled.1),
-        })
-    }
 }
 
 /// Lanczos3 resampling with SIMD (`fast_image_resize`), alpha premultiplied on the way.
@@ -176,7 +195,7 @@ fn pad(inner: DynamicImage, canvas: (u32, u32), color: [u8; 3]) -> DynamicImage 
     if (inner.width(), inner.height()) == canvas {
         return inner;
     }
-    let mut out = super::color::filled(canvas.0, canvas.1, color, inner.color().has_alpha());
+    let mut out = filled(canvas.0, canvas.1, color, inner.color().has_alpha());
     let x = (canvas.0 - inner.width()) / 2;
     let y = (canvas.1 - inner.height()) / 2;
     let inner = match inner {
@@ -189,16 +208,21 @@ fn pad(inner: DynamicImage, canvas: (u32, u32), color: [u8; 3]) -> DynamicImage 
     out
 }
 
+/// A `w`×`h` canvas of one opaque colour, RGBA when `alpha` is asked for.
+fn filled(w: u32, h: u32, [r, g, b]: [u8; 3], alpha: bool) -> DynamicImage {
+    if alpha {
+        DynamicImage::ImageRgba8(RgbaImage::from_pixel(w, h, Rgba([r, g, b, 255])))
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb([r, g, b])))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn r(s: &str) -> Resize {
-        let mut p = Params::new("resize", s.split(','));
-        match parse(&mut p).unwrap() {
-            Action::Resize(r) => r,
-            _ => unreachable!(),
-        }
+        Resize::parse(&mut Params::new("resize", s.split(','))).unwrap()
     }
 
     fn g(s: &str, w: u32, h: u32) -> Option<((u32, u32), (u32, u32))> {

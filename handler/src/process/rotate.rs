@@ -1,14 +1,31 @@
 //! `rotate,N`: clockwise by N degrees; the canvas grows to the bounding box, filled white.
 
-use super::{params::Params, Action};
+use super::{cost::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
+use crate::picture::Picture;
 use image::{DynamicImage, Rgba, RgbaImage};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotate(pub u32);
 
-pub fn parse(p: &mut Params) -> Result<Action> {
-    Ok(Action::Rotate(Rotate(p.bare_int("rotate", 0..=360)? as u32)))
+impl PixelStep for Rotate {
+    fn parse(p: &mut Params) -> Result<Self> {
+        Ok(Rotate(p.bare_int("rotate", 0..=360)? as u32))
+    }
+
+    /// Quarter turns move pixels; any other angle holds the source widened to RGBA and
+    /// the turned RGBA canvas before it is narrowed back.
+    fn footprint(&self, pic: &Picture) -> Option<Footprint> {
+        let (w, h) = (pic.width(), pic.height());
+        let out = self.output_size(w, h);
+        let scratch = if self.0 % 90 == 0 { 0 } else { rgba_bytes(w, h) + rgba_bytes(out.0, out.1) };
+        Some(Footprint { out, scratch })
+    }
+
+    fn apply(&self, pic: &mut Picture, _: &StepContext) -> Result<()> {
+        pic.map(|f| self.turn(f));
+        Ok(())
+    }
 }
 
 impl Rotate {
@@ -22,11 +39,7 @@ impl Rotate {
     }
 
     /// Quarter turns move pixels; other angles resample onto a grown canvas.
-    pub fn is_right_angle(&self) -> bool {
-        self.0 % 90 == 0
-    }
-
-    pub fn apply(&self, img: DynamicImage) -> DynamicImage {
+    fn turn(&self, img: DynamicImage) -> DynamicImage {
         match self.0 % 360 {
             0 => img,
             90 => img.rotate90(),

@@ -1,8 +1,9 @@
 //! `rounded-corners`: round the four corners with radius `r`.
 
 use super::circle::{apply_mask, coverage};
-use super::{params::Params, Action, StepContext};
+use super::{params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
+use crate::picture::Picture;
 use image::DynamicImage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,13 +11,24 @@ pub struct RoundedCorners {
     pub r: u32,
 }
 
-pub fn parse(p: &mut Params) -> Result<Action> {
-    let r = p.take_u32("r", 1..=4096)?.ok_or_else(|| p.err("needs r"))?;
-    Ok(Action::RoundedCorners(RoundedCorners { r }))
+impl PixelStep for RoundedCorners {
+    fn parse(p: &mut Params) -> Result<Self> {
+        let r = p.take_u32("r", 1..=4096)?.ok_or_else(|| p.err("needs r"))?;
+        Ok(RoundedCorners { r })
+    }
+
+    fn footprint(&self, pic: &Picture) -> Option<Footprint> {
+        Some(Footprint::same(pic, 0))
+    }
+
+    fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        pic.map(|f| self.round(f, ctx));
+        Ok(())
+    }
 }
 
 impl RoundedCorners {
-    pub fn apply(&self, img: DynamicImage, ctx: &StepContext) -> DynamicImage {
+    fn round(&self, img: DynamicImage, ctx: &StepContext) -> DynamicImage {
         let (w, h) = (img.width(), img.height());
         let r = (self.r as f32).min(w as f32 / 2.0).min(h as f32 / 2.0);
         let mask = |x: u32, y: u32| {

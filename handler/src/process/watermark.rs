@@ -3,7 +3,8 @@
 
 use super::crop::Gravity;
 use super::rotate::rotate_any;
-use super::{params::Params, Action, Picture, StepContext};
+use super::{params::Params, Footprint, PixelStep, Step, StepContext};
+use crate::picture::Picture;
 use crate::error::{ProcessError, Result};
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use image::{DynamicImage, Rgba, RgbaImage};
@@ -42,29 +43,59 @@ pub struct Watermark {
     pub voffset: i32,
 }
 
-pub fn parse(p: &mut Params) -> Result<Action> {
-    let opacity = p.take_u32("t", 0..=100)?.unwrap_or(100);
-    let g = Gravity::take(p)?.unwrap_or(Gravity::SE);
-    let x = p.take_u32("x", 0..=4096)?.unwrap_or(10);
-    let y = p.take_u32("y", 0..=4096)?.unwrap_or(10);
-    let voffset = p.take_int("voffset", -1000..=1000)?.unwrap_or(0) as i32;
-    let image = p.take_base64("image")?;
-    let text = p.take_base64("text")?;
-    let _font_name = p.take_base64("type")?;
-    let color = p.take_color("color")?.unwrap_or([0, 0, 0]);
-    let size = p.take_u32("size", 1..=1000)?.unwrap_or(40);
-    let shadow = p.take_u32("shadow", 0..=100)?.unwrap_or(0);
-    let rotate = p.take_u32("rotate", 0..=360)?.unwrap_or(0);
-    let fill = p.take_flag("fill")?.unwrap_or(false);
-    if text.as_ref().is_some_and(|t| t.chars().count() > MAX_TEXT_CHARS) {
-        return Err(p.err(format!("text must be at most {MAX_TEXT_CHARS} characters once decoded")));
+impl PixelStep for Watermark {
+    fn parse(p: &mut Params) -> Result<Self> {
+        let opacity = p.take_u32("t", 0..=100)?.unwrap_or(100);
+        let g = Gravity::take(p)?.unwrap_or(Gravity::SE);
+        let x = p.take_u32("x", 0..=4096)?.unwrap_or(10);
+        let y = p.take_u32("y", 0..=4096)?.unwrap_or(10);
+        let voffset = p.take_int("voffset", -1000..=1000)?.unwrap_or(0) as i32;
+        let image = p.take_base64("image")?;
+        let text = p.take_base64("text")?;
+        let _font_name = p.take_base64("type")?;
+        let color = p.take_color("color")?.unwrap_or([0, 0, 0]);
+        let size = p.take_u32("size", 1..=1000)?.unwrap_or(40);
+        let shadow = p.take_u32("shadow", 0..=100)?.unwrap_or(0);
+        let rotate = p.take_u32("rotate", 0..=360)?.unwrap_or(0);
+        let fill = p.take_flag("fill")?.unwrap_or(false);
+        if text.as_ref().is_some_and(|t| t.chars().count() > MAX_TEXT_CHARS) {
+            return Err(p.err(format!("text must be at most {MAX_TEXT_CHARS} characters once decoded")));
+        }
+        let mark = match (text, image) {
+            (Some(text), None) if !text.is_empty() => Mark::Text { text, color, size, shadow, rotate, fill },
+            (None, Some(spec)) => image_mark(&spec).map_err(|m| p.err(m))?,
+            _ => return Err(p.err("needs exactly one of text or image (URL-safe base64)")),
+        };
+        Ok(Watermark { mark, opacity, g, x, y, voffset })
     }
-    let mark = match (text, image) {
-        (Some(text), None) if !text.is_empty() => Mark::Text { text, color, size, shadow, rotate, fill },
-        (None, Some(spec)) => image_mark(&spec).map_err(|m| p.err(m))?,
-        _ => return Err(p.err("needs exactly one of text or image (URL-safe base64)")),
-    };
-    Ok(Action::Watermark(Watermark { mark, opacity, g, x, y, voffset }))
+
+    /// Blended in place (a grey frame widened first); the mark is checked as it is made.
+    fn footprint(&self, pic: &Picture) -> Option<Footprint> {
+        Some(Footprint::same(pic, 0))
+    }
+
+    fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
+        let (w, h) = (pic.width(), pic.height());
+        let mut mark = self.render(w, &ctx.holding(pic))?;
+        if self.opacity < 100 {
+            for px in mark.pixels_mut() {
+                px.0[3] = (px.0[3] as u32 * self.opacity / 100) as u8;
+            }
+        }
+        let tile = matches!(self.mark, Mark::Text { fill: true, .. });
+        let single = self.position(w, h, &mark);
+        pic.map(|mut f| {
+            if tile {
+                for (x, y) in tiles(w, h, &mark) {
+                    blend(&mut f, &mark, x, y);
+                }
+            } else {
+                blend(&mut f, &mark, single.0, single.1);
+            }
+            f
+        });
+        Ok(())
+    }
 }
 
 /// `logo.png?x-oss-process=image/resize,P_20` → key, process without `P`, and `P`.
@@ -112,28 +143,6 @@ impl Watermark {
         }
     }
 
-    pub fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
-        let (w, h) = (pic.width(), pic.height());
-        let mut mark = self.render(w, &ctx.holding(pic))?;
-        if self.opacity < 100 {
-            for px in mark.pixels_mut() {
-                px.0[3] = (px.0[3] as u32 * self.opacity / 100) as u8;
-            }
-        }
-        let tile = matches!(self.mark, Mark::Text { fill: true, .. });
-        let single = self.position(w, h, &mark);
-        pic.try_map(|mut f| {
-            if tile {
-                for (x, y) in tiles(w, h, &mark) {
-                    blend(&mut f, &mark, x, y);
-                }
-            } else {
-                blend(&mut f, &mark, single.0, single.1);
-            }
-            Ok(f)
-        })
-    }
-
     /// The mark, each canvas checked against the budget (`ctx` holds the main picture)
     /// before it is allocated. Its sides are not limited: it is clipped to the picture.
     fn render(&self, main_width: u32, ctx: &StepContext) -> Result<RgbaImage> {
@@ -153,15 +162,16 @@ impl Watermark {
                     ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist or is not an image"))
                 })??;
                 if let Some(p) = process {
-                    for a in super::parse(p)?.iter().filter(|a| !matches!(a, Action::Watermark(_))) {
-                        a.apply(&mut pic, ctx)?;
+                    for step in super::parse(p)?.steps.iter().filter(|s| !matches!(s, Step::Watermark(_))) {
+                        step.apply(&mut pic, ctx)?;
                     }
                 }
                 if let Some(p) = percent {
                     let w = (main_width * p / 100).max(1);
                     let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1) as u32;
                     let one = Picture::still(pic.frames.swap_remove(0));
-                    ctx.reserve("watermark: image", &one, (w, h), super::cost::rgba_bytes(w, one.height()))?;
+                    let scratch = super::cost::rgba_bytes(w, one.height());
+                    ctx.reserve("watermark: image", &one, Footprint { out: (w, h), scratch })?;
                     pic = Picture::still(super::resize::resample(one.frames.into_iter().next().unwrap(), w, h)?);
                 }
                 Ok(pic.frames.swap_remove(0).into_rgba8())

@@ -12,7 +12,7 @@ use crate::codec::Format;
 use crate::engine::{self, Processed, Timings};
 use crate::error::{ProcessError, Result};
 use crate::guard::Limits;
-use crate::process::{self, Action};
+use crate::process::{self, Answer, Plan};
 use crate::request::{self, Resolved};
 use crate::store::{Object, Store};
 use crate::style::StyleSource;
@@ -135,12 +135,8 @@ impl Handler {
     }
 
     async fn try_handle(&self, req: &Incoming<'_>, log: &mut RequestLog) -> Result<Reply> {
-        if req.path == "/ping" {
-            return Ok(Reply {
-                status: 200,
-                headers: vec![("content-type", "text/plain".into())],
-                body: "pong".into(),
-            });
+        if is_health_check(req) {
+            return Ok(Reply { status: 200, headers: vec![("content-type", "text/plain".into())], body: "ok".into() });
         }
         self.check_origin_secret(req.headers)?;
         if req.method == "OPTIONS" {
@@ -149,68 +145,38 @@ impl Handler {
         if req.method != "GET" && req.method != "HEAD" {
             return Err(ProcessError::new(405, "MethodNotAllowed", "only GET, HEAD and OPTIONS are served"));
         }
-        // Signatures guard processing. A request naming a process is checked before anything
-        // else; one whose only process is a key suffix (`key@!name`, `key!name`) once the
-        // suffix resolved to a style: an original (`wow!.jpg`) is served as S3 would serve it.
-        let query_process = request::process_param(req.query).is_some();
-        if query_process {
-            self.check_signature(req)?;
-        }
         let store = self.store_for(req.headers)?;
-        let Resolved { key, process } = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
-        if process.is_some() && !query_process {
-            self.check_signature(req)?;
-        }
+        let Resolved { key, process } = self.resolve(req).await?;
         // No process: the original. Behind CloudFront only `key!name` requests get here
         // without one (the router cannot know whether the style exists; when it does not,
         // the `!` is part of the key); everything else unprocessed is read from S3 directly.
         let Some(process) = process else {
-            let obj = store.get(&key, self.limits.max_source_bytes).await?;
-            let mime = Format::sniff(&obj.bytes).map_or("application/octet-stream", Format::mime);
-            let etag = obj.etag.clone().unwrap_or_default();
-            return Ok(self.ok(obj.bytes.clone(), mime, etag, obj.last_modified));
+            return self.original(store.as_ref(), &key).await;
         };
         log.process = Some(process.clone());
-        let mut actions = process::parse(&process)?;
-        let negotiated = self.negotiate(&actions, req.headers);
+        let mut plan = process::parse(&process)?;
+        let negotiated = self.negotiate(&plan, req.headers);
         if let Some(f) = negotiated {
-            actions.push(Action::Format(f));
+            plan.output.format = Some(f);
         }
-        let capacity = FETCH_SLOTS_PER_WORKER * self.options.workers + self.options.queue_depth;
-        let _admitted = Admission::enter(&self.admitted, capacity)
-            .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))?;
+        let _admitted = self.admit()?;
         let deadline = tokio::time::Instant::now() + self.options.deadline;
         // Only requests holding a slot have their source in memory; the queue waits without.
         let _slot = within(deadline, self.fetching.acquire()).await?.map_err(|_| shutting_down())?;
-        // A cached result is revalidated against the source's ETag: the store reads the
-        // source again only when it changed.
         let cache_key =
             format!("{}\n{key}\n{process}\n{negotiated:?}", self.bucket_name(req.headers).unwrap_or_default());
-        let hit = match &self.cache {
-            Some(c) => c.get(&cache_key).await,
-            None => None,
-        };
-        let max = self.limits.max_source_bytes;
-        let source = match &hit {
-            Some(hit) => match store.get_if_changed(&key, &hit.source_etag, max).await? {
-                Some(changed) => changed,
-                None => {
-                    log.cache_hit = true;
-                    return Ok(self.not_modified(req.headers, &hit.etag).unwrap_or_else(|| {
-                        self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified)
-                    }));
-                }
-            },
-            None => store.get(&key, max).await?,
+        let source = match self.fetch(store.as_ref(), &key, &cache_key, req.headers, log).await? {
+            Fetched::Source(source) => source,
+            Fetched::Cached(reply) => return Ok(reply),
         };
         log.bytes_in = source.bytes.len();
         let etag = etag(&source, &process, negotiated);
         if let Some(reply) = self.not_modified(req.headers, &etag) {
             return Ok(reply);
         }
-        let assets = self.fetch_watermarks(store.as_ref(), &actions).await?;
+        let assets = self.fetch_watermarks(store.as_ref(), &plan).await?;
         let Processed { body, content_type, timings } =
-            self.run_engine(source.bytes.clone(), actions, assets, deadline).await?;
+            self.run_engine(source.bytes.clone(), plan, assets, deadline).await?;
         log.timings = timings;
         let body = Bytes::from(body);
         if let (Some(c), Some(source_etag)) = (&self.cache, source.etag) {
@@ -224,6 +190,67 @@ impl Handler {
             c.insert(cache_key, Arc::new(cached)).await;
         }
         Ok(self.ok(body, content_type, etag, source.last_modified))
+    }
+
+    /// The key and process a request names, once its signature holds. A request naming a
+    /// process is checked before anything else; one whose only process is a key suffix
+    /// (`key@!name`, `key!name`) once the suffix resolved to a style: an original
+    /// (`wow!.jpg`) is served as S3 would serve it.
+    async fn resolve(&self, req: &Incoming<'_>) -> Result<Resolved> {
+        let query_process = request::process_param(req.query).is_some();
+        if query_process {
+            self.check_signature(req)?;
+        }
+        let resolved = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
+        if resolved.process.is_some() && !query_process {
+            self.check_signature(req)?;
+        }
+        Ok(resolved)
+    }
+
+    /// The stored object as it is, typed by its bytes.
+    async fn original(&self, store: &dyn Store, key: &str) -> Result<Reply> {
+        let obj = store.get(key, self.limits.max_source_bytes).await?;
+        let mime = Format::sniff(&obj.bytes).map_or("application/octet-stream", Format::mime);
+        let etag = obj.etag.clone().unwrap_or_default();
+        Ok(self.ok(obj.bytes, mime, etag, obj.last_modified))
+    }
+
+    /// A place among the requests admitted to processing; past fetch slots + queue depth
+    /// the request is refused at once with 503.
+    fn admit(&self) -> Result<Admission<'_>> {
+        let capacity = FETCH_SLOTS_PER_WORKER * self.options.workers + self.options.queue_depth;
+        Admission::enter(&self.admitted, capacity)
+            .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))
+    }
+
+    /// The source, or the cached result when the source has not changed since it was
+    /// made: a cached result is revalidated against the source's ETag, so the store reads
+    /// the source again only when it changed.
+    async fn fetch(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        cache_key: &str,
+        headers: &HeaderMap,
+        log: &mut RequestLog,
+    ) -> Result<Fetched> {
+        let max = self.limits.max_source_bytes;
+        let hit = match &self.cache {
+            Some(c) => c.get(cache_key).await,
+            None => None,
+        };
+        let Some(hit) = hit else {
+            return Ok(Fetched::Source(store.get(key, max).await?));
+        };
+        if let Some(changed) = store.get_if_changed(key, &hit.source_etag, max).await? {
+            return Ok(Fetched::Source(changed));
+        }
+        log.cache_hit = true;
+        let reply = self
+            .not_modified(headers, &hit.etag)
+            .unwrap_or_else(|| self.ok(hit.body.clone(), hit.content_type, hit.etag.clone(), hit.last_modified));
+        Ok(Fetched::Cached(reply))
     }
 
     /// 304 when the client already holds this result.
@@ -242,7 +269,7 @@ impl Handler {
     async fn run_engine(
         &self,
         source: Bytes,
-        actions: Vec<Action>,
+        plan: Plan,
         assets: HashMap<String, Bytes>,
         deadline: tokio::time::Instant,
     ) -> Result<Processed> {
@@ -252,7 +279,7 @@ impl Handler {
             tokio::task::spawn_blocking(move || {
                 let out = engine::catch_panics(|| {
                     let lookup = |k: &str| assets.get(k).map(|b| b.as_ref());
-                    engine::process(&source, &actions, &limits, &lookup)
+                    engine::process(&source, &plan, &limits, &lookup)
                 });
                 crate::alloc::release();
                 out
@@ -264,8 +291,8 @@ impl Handler {
     }
 
     /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP.
-    fn negotiate(&self, actions: &[Action], headers: &HeaderMap) -> Option<Format> {
-        if !self.options.auto_format || actions.iter().any(|a| matches!(a, Action::Format(_) | Action::Info)) {
+    fn negotiate(&self, plan: &Plan, headers: &HeaderMap) -> Option<Format> {
+        if !self.options.auto_format || plan.output.format.is_some() || plan.answer == Answer::Info {
             return None;
         }
         let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -323,13 +350,10 @@ impl Handler {
         Ok(())
     }
 
-    /// Watermark images named by the actions, fetched before the CPU work starts.
-    async fn fetch_watermarks(&self, store: &dyn Store, actions: &[Action]) -> Result<HashMap<String, Bytes>> {
+    /// Watermark images named by the plan, fetched before the CPU work starts.
+    async fn fetch_watermarks(&self, store: &dyn Store, plan: &Plan) -> Result<HashMap<String, Bytes>> {
         let mut assets = HashMap::new();
-        for key in actions.iter().filter_map(|a| match a {
-            Action::Watermark(w) => w.image_key(),
-            _ => None,
-        }) {
+        for key in plan.watermark_keys() {
             match store.get(key, self.limits.max_source_bytes).await {
                 Ok(obj) => {
                     assets.insert(key.to_string(), obj.bytes);
@@ -382,6 +406,18 @@ async fn within<F: std::future::Future>(deadline: tokio::time::Instant, f: F) ->
 
 fn shutting_down() -> ProcessError {
     ProcessError::new(503, "SlowDown", "the image handler is shutting down")
+}
+
+/// What [`Handler::fetch`] found: the source to process, or a cached result still valid.
+enum Fetched {
+    Source(Object),
+    Cached(Reply),
+}
+
+/// The health check: `GET /`, the empty key, which no stored object can have (so the
+/// route takes no key from the key space). Load balancers and `imgh serve` users call it.
+fn is_health_check(req: &Incoming<'_>) -> bool {
+    req.path == "/" && req.method == "GET" && request::process_param(req.query).is_none()
 }
 
 /// A slot among the admitted requests, released on drop.

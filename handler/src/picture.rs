@@ -1,4 +1,5 @@
-//! The image value every step works on: one frame, or all frames of an animation.
+//! The decoded image: what the codecs make and read, and what every step changes. One
+//! frame, or all frames of an animation.
 
 use crate::error::Result;
 use image::DynamicImage;
@@ -33,6 +34,11 @@ impl Picture {
         self.first().height()
     }
 
+    /// The bytes one frame holds.
+    pub fn frame_bytes(&self) -> u64 {
+        self.first().as_bytes().len() as u64
+    }
+
     /// The bytes its frames hold.
     pub fn bytes(&self) -> u64 {
         self.frames.iter().map(|f| f.as_bytes().len() as u64).sum()
@@ -53,6 +59,13 @@ impl Picture {
         let frames = std::mem::take(&mut self.frames);
         self.frames = frames.into_iter().map(&mut f).collect::<Result<_>>()?;
         Ok(())
+    }
+
+    /// Replaces every frame by `f(frame)`, for steps that cannot fail.
+    pub fn map(&mut self, f: impl FnMut(DynamicImage) -> DynamicImage) {
+        self.logical_size = None;
+        let frames = std::mem::take(&mut self.frames);
+        self.frames = frames.into_iter().map(f).collect();
     }
 
     pub fn keep_frames(&mut self, n: usize) {

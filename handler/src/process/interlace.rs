@@ -1,0 +1,9 @@
+//! `interlace,0|1`: progressive JPEG (or interlaced PNG/GIF where the encoder offers it).
+
+use super::{params::Params, Plan};
+use crate::error::Result;
+
+pub fn parse(p: &mut Params, plan: &mut Plan) -> Result<()> {
+    plan.output.progressive = p.bare_int("interlace", 0..=1)? == 1;
+    Ok(())
+}
