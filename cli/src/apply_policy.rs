@@ -11,11 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::aws::{sdk_message, Aws};
+use crate::aws::{sdk_message, Aws, SdkResultExt, Session};
 use aws_sdk_cloudformation::types::Stack;
 
 use crate::stack::{self, ServedBucket};
-use crate::{deploy, policy};
+use crate::{policy, ui};
 
 /// A resource policy imgh merges its statement into.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ impl Target {
         match self {
             Target::Bucket(b) => get_bucket_policy(aws, b).await,
             Target::Key(k) => {
-                let out = aws.kms.get_key_policy().key_id(k).policy_name("default").send().await.map_err(|e| anyhow::anyhow!(sdk_message(&e))).with_context(|| {
+                let out = aws.kms.get_key_policy().key_id(k).policy_name("default").send().await.sdk().with_context(|| {
                     format!("cannot read the policy of KMS key {k}: check that it exists in this region and that you may call kms:GetKeyPolicy on it")
                 })?;
                 Ok(out.policy().map(str::to_string))
@@ -127,8 +127,54 @@ fn plan(stack_name: &str, st: &Stack, only: &[String]) -> Result<Vec<(Target, Va
 /// `imgh policy`: each bucket's policy document and, with a KMS key, the statement to merge
 /// into its key policy (only the statement: a key policy holding nothing else would lock
 /// the account out of the key). `--json`: one object keyed by bucket name or key ARN.
-pub async fn print(aws: &Aws, stack_name: &str, only: &[String], json: bool) -> Result<()> {
-    print_for(stack_name, &stack::require(aws, stack_name).await?, only, json)
+/// `imgh policy`.
+#[derive(Debug, clap::Args)]
+pub struct Policy {
+    /// Only this bucket (repeatable).
+    #[arg(long = "bucket")]
+    buckets: Vec<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl Policy {
+    pub async fn run(self, s: Session) -> Result<()> {
+        print_for(s.stack(), &stack::require(&s.aws, s.stack()).await?, &self.buckets, self.json)
+    }
+}
+
+/// `imgh apply-policy`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyPolicy {
+    /// Only this bucket (repeatable).
+    #[arg(long = "bucket")]
+    buckets: Vec<String>,
+    /// Show what would change; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    yes: bool,
+    /// Put a backup written by apply-policy or destroy back onto its bucket.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["buckets", "dry_run"])]
+    restore: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl ApplyPolicy {
+    pub async fn run(self, s: Session) -> Result<()> {
+        if let Some(file) = &self.restore {
+            return restore(&s.aws, file, self.yes).await;
+        }
+        let o = ApplyOptions {
+            dry_run: self.dry_run,
+            yes: self.yes,
+            backup_dir: s.settings.backup_dir.clone(),
+            json: self.json,
+        };
+        apply(&s.aws, s.stack(), &self.buckets, &o).await
+    }
 }
 
 /// `print` for a stack already described (deploy's last step).
@@ -218,11 +264,11 @@ fn diff(a: &str, b: &str) -> String {
 
 /// Options of `apply-policy`.
 #[derive(Debug, Clone)]
-pub struct ApplyOptions {
-    pub dry_run: bool,
-    pub yes: bool,
-    pub backup_dir: PathBuf,
-    pub json: bool,
+struct ApplyOptions {
+    dry_run: bool,
+    yes: bool,
+    backup_dir: PathBuf,
+    json: bool,
 }
 
 /// One target's merge, worked out before anything is written.
@@ -239,7 +285,7 @@ struct Change {
 
 /// `imgh apply-policy`: every target's merge is worked out and checked against the size
 /// limit first, so a merge that cannot be stored leaves every policy as it was.
-pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOptions) -> Result<()> {
+async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOptions) -> Result<()> {
     let mut changes = vec![];
     let mut too_large = vec![];
     for (target, ours) in plan(stack_name, &stack::require(aws, stack_name).await?, only)? {
@@ -287,7 +333,7 @@ pub async fn apply(aws: &Aws, stack_name: &str, only: &[String], o: &ApplyOption
             report.push(json!({field: name, "changed": true, "dry_run": true}));
             continue;
         }
-        deploy::confirm(&format!("Put this policy on {what}?"), o.yes)?;
+        ui::confirm(&format!("Put this policy on {what}?"), o.yes)?;
         let path = backup(&o.backup_dir, &target, text.as_deref())?;
         eprintln!("Backup of the previous policy: {}  (imgh apply-policy --restore {0})", path.display());
         target.put(aws, Some(&serde_json::to_string(&merged.policy)?)).await?;
@@ -316,7 +362,7 @@ async fn verify(aws: &Aws, target: &Target, expected: &Value, before: &Value, si
 
 /// `imgh apply-policy --restore FILE`: puts a backup back (or deletes the bucket policy when
 /// the bucket had none), then verifies.
-pub async fn restore(aws: &Aws, file: &Path, yes: bool) -> Result<()> {
+async fn restore(aws: &Aws, file: &Path, yes: bool) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read backup {}", file.display()))?;
     let v: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not an imgh policy backup (JSON)", file.display()))?;
@@ -335,7 +381,7 @@ pub async fn restore(aws: &Aws, file: &Path, yes: bool) -> Result<()> {
         "Restoring {what} to {}",
         if policy.is_some() { "the backed-up policy" } else { "no policy (it had none)" }
     );
-    deploy::confirm(&format!("Replace the current policy of {what}?"), yes)?;
+    ui::confirm(&format!("Replace the current policy of {what}?"), yes)?;
     target.put(aws, policy).await?;
     let now = target.get(aws).await?;
     let same = match (policy, now.as_deref()) {

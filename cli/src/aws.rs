@@ -1,4 +1,5 @@
-//! AWS SDK clients, built in one place from the profile, region and endpoint URL.
+//! AWS plumbing in one place: SDK clients built from the profile, region and endpoint
+//! URL, the session a command runs in, the artifact bucket, and SDK errors as messages.
 //!
 //! With an endpoint URL (an emulator such as moto_server) every client talks to it, and S3
 //! uses path-style addressing, because an emulator on 127.0.0.1 has no per-bucket host names.
@@ -6,7 +7,33 @@
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 
-use crate::config::AwsSettings;
+use crate::config::{AwsSettings, GlobalArgs, Settings};
+
+/// What a command that talks to AWS runs with: its settings and the clients.
+pub struct Session {
+    pub settings: Settings,
+    pub aws: Aws,
+}
+
+impl Session {
+    /// Loads the settings, connects, and runs `command` to its end.
+    pub fn run<F, Fut>(global: &GlobalArgs, command: F) -> Result<()>
+    where
+        F: FnOnce(Session) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let settings = Settings::load(global)?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async move {
+            let aws = Aws::connect(&settings.aws).await?;
+            command(Session { settings, aws }).await
+        })
+    }
+
+    pub fn stack(&self) -> &str {
+        &self.settings.stack_name
+    }
+}
 
 /// The clients one invocation needs. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -81,15 +108,88 @@ impl Aws {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+            .sdk()
             .context("cannot tell which AWS account the credentials belong to (sts:GetCallerIdentity)")?;
         who.account().map(str::to_string).context("sts:GetCallerIdentity returned no account")
+    }
+
+    /// The per-account, per-region bucket imgh keeps templates (and build artifacts) in;
+    /// created on first use with public access blocked and default encryption on.
+    pub async fn artifact_bucket(&self) -> Result<String> {
+        let name = format!("imgh-artifacts-{}-{}", self.account_id().await?, self.region);
+        if self.s3.head_bucket().bucket(&name).send().await.is_ok() {
+            return Ok(name);
+        }
+        let mut req = self.s3.create_bucket().bucket(&name);
+        if self.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(self.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => {}
+            // Another imgh (a parallel pipeline) created it first: configure it all the same.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
+            Err(e) => {
+                let hint = "set `artifact_bucket` in imgh.toml to use an existing one";
+                return Err(anyhow::anyhow!(sdk_message(&e)))
+                    .with_context(|| format!("cannot create the artifact bucket {name}; {hint}"));
+            }
+        }
+        let block = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .block_public_policy(true)
+            .ignore_public_acls(true)
+            .restrict_public_buckets(true)
+            .build();
+        self.s3
+            .put_public_access_block()
+            .bucket(&name)
+            .public_access_block_configuration(block)
+            .send()
+            .await
+            .sdk()
+            .with_context(|| format!("cannot block public access on {name}"))?;
+        use aws_sdk_s3::types::{
+            ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+            ServerSideEncryptionRule,
+        };
+        let by_default =
+            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build()?;
+        let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
+        self.s3
+            .put_bucket_encryption()
+            .bucket(&name)
+            .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
+            .send()
+            .await
+            .sdk()
+            .with_context(|| format!("cannot turn on default encryption on {name}"))?;
+        Ok(name)
     }
 
     /// The URL of an object, for CloudFormation's `TemplateURL`. Always the AWS
     /// virtual-hosted form: CloudFormation reads it on its side (moto resolves it too).
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
         format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region)
+    }
+}
+
+/// SDK results turned into `anyhow` errors that carry the service's own message, ready
+/// for `?` and `.with_context(…)`.
+pub trait SdkResultExt<T> {
+    fn sdk(self) -> Result<T>;
+}
+
+impl<T, E, R> SdkResultExt<T> for std::result::Result<T, aws_sdk_cloudformation::error::SdkError<E, R>>
+where
+    E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn sdk(self) -> Result<T> {
+        self.map_err(|e| anyhow::anyhow!(sdk_message(&e)))
     }
 }
 

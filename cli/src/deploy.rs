@@ -4,20 +4,21 @@
 //! `--method direct` skips the change set (CreateStack/UpdateStack). Both paths end in the
 //! same event follower, which `destroy` uses too.
 
-use std::collections::{BTreeSet, HashSet};
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, StackEvent, Tag};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag};
 use clap::ValueEnum;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::aws::{sdk_message, Aws};
+use crate::aws::Session;
+use crate::aws::{sdk_message, Aws, SdkResultExt};
 use crate::build::Artifact;
+use crate::build::{self, BuildArgs};
+use crate::config::TemplateArgs;
 use crate::config::{TemplateSettings, Variant};
-use crate::{render, stack, Exit};
+use crate::follow::{self, Outcome};
+use crate::{preflight, render, stack, ui};
 
 /// CloudFormation's limit for a template passed inline; larger ones go through S3.
 pub const INLINE_TEMPLATE_LIMIT: usize = 51_200;
@@ -32,70 +33,108 @@ pub enum Method {
     Direct,
 }
 
-/// What `deploy` was asked to do.
-#[derive(Debug, Clone)]
-pub struct DeployOptions {
-    pub method: Method,
-    pub yes: bool,
-    /// Deploy this template file instead of rendering one (hidden flag; the tests use it to
-    /// run the orchestration against an emulator with resource types it supports).
-    pub template_file: Option<PathBuf>,
-    pub artifact_bucket: Option<String>,
-    pub json: bool,
+/// `imgh deploy`: what to deploy, and how.
+#[derive(Debug, clap::Args)]
+pub struct Deploy {
+    #[command(flatten)]
+    template: TemplateArgs,
+    #[command(flatten)]
+    build: BuildArgs,
+    /// change-set (preview, then execute) or direct (CreateStack/UpdateStack).
+    #[arg(long, value_enum, default_value_t)]
+    method: Method,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short)]
+    yes: bool,
+    /// Print the outputs as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Deploy this template file instead of the rendered one. For tests against
+    /// emulators that lack some resource types; not for production use.
+    #[arg(long, hide = true)]
+    template_file: Option<PathBuf>,
 }
 
-pub async fn run(aws: &Aws, stack_name: &str, t: &TemplateSettings, o: &DeployOptions) -> Result<()> {
-    let template = match &o.template_file {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read template {}", p.display()))?,
-        None => render::render(stack_name, t)?,
-    };
-    let params = parameters(&template, t)?;
-    let tags: Vec<Tag> = t.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    let source = TemplateSource::prepare(aws, stack_name, &template, o.artifact_bucket.as_deref()).await?;
-    let resources = resource_count(&template);
-    let existing = stack::describe(aws, stack_name).await?;
-    let status = existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_string());
-    if let Some(st) = &status {
-        if st == "ROLLBACK_COMPLETE" || st == "ROLLBACK_FAILED" {
-            bail!("stack {stack_name} is in {st} after a failed first deployment and cannot be updated: run `imgh destroy`, then deploy again");
+impl Deploy {
+    /// Checks the settings and the account, builds and publishes the handler when no
+    /// artifact is named, then applies the template.
+    pub async fn run(self, s: Session) -> Result<()> {
+        let (aws, stack) = (&s.aws, s.stack());
+        let artifact_bucket = s.settings.artifact_bucket.as_deref();
+        let mut t = if self.template_file.is_some() {
+            s.settings.template_unchecked(&self.template)?
+        } else {
+            let t = s.settings.template(&self.template)?;
+            check_parameters(&t)?;
+            preflight::check(aws, stack, &t).await?;
+            t
+        };
+        if self.template_file.is_none() && needs_artifact(&t) {
+            let a = build::publish(aws, stack, t.variant, t.arch, &self.build, artifact_bucket).await?;
+            use_artifact(&mut t, a);
         }
-        if st.ends_with("_IN_PROGRESS") && st != "REVIEW_IN_PROGRESS" {
-            bail!("stack {stack_name} is busy ({st}): wait for it to finish (imgh status), then deploy again");
-        }
+        self.apply(aws, stack, &t, artifact_bucket).await
     }
-    let update = matches!(&status, Some(s) if s != "REVIEW_IN_PROGRESS");
-    let started = SystemTime::now();
 
-    let outcome = match o.method {
-        Method::ChangeSet => {
-            let total = match change_set(aws, stack_name, &source, &params, &tags, update, o.yes).await? {
-                Some(n) => n,
-                None => {
-                    eprintln!("No changes: stack {stack_name} already matches the template.");
-                    return crate::status::print_outputs(aws, stack_name, o.json).await;
-                }
-            };
-            follow(aws, stack_name, started, total).await?
-        }
-        Method::Direct => {
-            match direct(aws, stack_name, &source, &params, &tags, update).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    eprintln!("No changes: stack {stack_name} already matches the template.");
-                    return crate::status::print_outputs(aws, stack_name, o.json).await;
-                }
-                Err(e) => return Err(rejected(e)),
+    async fn apply(
+        &self,
+        aws: &Aws,
+        stack_name: &str,
+        t: &TemplateSettings,
+        artifact_bucket: Option<&str>,
+    ) -> Result<()> {
+        let template = match &self.template_file {
+            Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read template {}", p.display()))?,
+            None => render::render(stack_name, t)?,
+        };
+        let params = parameters(&template, t)?;
+        let tags: Vec<Tag> = t.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let source = TemplateSource::prepare(aws, stack_name, &template, artifact_bucket).await?;
+        let resources = resource_count(&template);
+        let existing = stack::describe(aws, stack_name).await?;
+        let status = existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_string());
+        if let Some(st) = &status {
+            if st == "ROLLBACK_COMPLETE" || st == "ROLLBACK_FAILED" {
+                bail!("stack {stack_name} is in {st} after a failed first deployment and cannot be updated: run `imgh destroy`, then deploy again");
             }
-            follow(aws, stack_name, started, resources).await?
+            if st.ends_with("_IN_PROGRESS") && st != "REVIEW_IN_PROGRESS" {
+                bail!("stack {stack_name} is busy ({st}): wait for it to finish (imgh status), then deploy again");
+            }
         }
-    };
-    finish(aws, stack_name, outcome, o.json).await
+        let update = matches!(&status, Some(s) if s != "REVIEW_IN_PROGRESS");
+        let started = SystemTime::now();
+
+        let outcome = match self.method {
+            Method::ChangeSet => {
+                let total = match change_set(aws, stack_name, &source, &params, &tags, update, self.yes).await? {
+                    Some(n) => n,
+                    None => {
+                        eprintln!("No changes: stack {stack_name} already matches the template.");
+                        return crate::status::print_outputs(aws, stack_name, self.json).await;
+                    }
+                };
+                follow::follow(aws, stack_name, started, total).await?
+            }
+            Method::Direct => {
+                match direct(aws, stack_name, &source, &params, &tags, update).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        eprintln!("No changes: stack {stack_name} already matches the template.");
+                        return crate::status::print_outputs(aws, stack_name, self.json).await;
+                    }
+                    Err(e) => return Err(rejected(e)),
+                }
+                follow::follow(aws, stack_name, started, resources).await?
+            }
+        };
+        finish(aws, stack_name, outcome, self.json).await
+    }
 }
 
 /// A synchronous rejection of the operation (an emulator reports resource failures this
 /// way; real CloudFormation does for invalid templates): a failed stack operation, exit 4.
 fn rejected(e: anyhow::Error) -> anyhow::Error {
-    anyhow::Error::new(Exit(4, format!("{e:#}")))
+    anyhow::Error::new(ui::Exit(4, format!("{e:#}")))
 }
 
 /// Values for the parameters the template declares, from the settings. A parameter the
@@ -139,7 +178,7 @@ impl TemplateSource {
         }
         let bucket = match bucket {
             Some(b) => b.to_string(),
-            None => artifact_bucket(aws).await?,
+            None => aws.artifact_bucket().await?,
         };
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let key = format!("templates/{stack_name}/{stamp}.yaml");
@@ -155,66 +194,10 @@ impl TemplateSource {
             .content_type("application/x-yaml")
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+            .sdk()
             .with_context(|| format!("cannot upload the template to s3://{bucket}/{key}"))?;
         Ok(TemplateSource::Url(aws.object_url(&bucket, &key)))
     }
-}
-
-/// The per-account, per-region bucket imgh keeps templates (and build artifacts) in;
-/// created on first use with public access blocked and default encryption on.
-pub async fn artifact_bucket(aws: &Aws) -> Result<String> {
-    let name = format!("imgh-artifacts-{}-{}", aws.account_id().await?, aws.region);
-    if aws.s3.head_bucket().bucket(&name).send().await.is_ok() {
-        return Ok(name);
-    }
-    let mut req = aws.s3.create_bucket().bucket(&name);
-    if aws.region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(aws.region.as_str()))
-                .build(),
-        );
-    }
-    match req.send().await {
-        Ok(_) => {}
-        // Another imgh (a parallel pipeline) created it first: configure it all the same.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
-        Err(e) => {
-            let hint = "set `artifact_bucket` in imgh.toml to use an existing one";
-            return Err(anyhow::anyhow!(sdk_message(&e)))
-                .with_context(|| format!("cannot create the artifact bucket {name}; {hint}"));
-        }
-    }
-    let block = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .block_public_policy(true)
-        .ignore_public_acls(true)
-        .restrict_public_buckets(true)
-        .build();
-    aws.s3
-        .put_public_access_block()
-        .bucket(&name)
-        .public_access_block_configuration(block)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
-        .with_context(|| format!("cannot block public access on {name}"))?;
-    use aws_sdk_s3::types::{
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule,
-    };
-    let by_default = ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build()?;
-    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
-    aws.s3
-        .put_bucket_encryption()
-        .bucket(&name)
-        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
-        .with_context(|| format!("cannot turn on default encryption on {name}"))?;
-    Ok(name)
 }
 
 /// Creates the change set, prints it, asks for confirmation and executes it.
@@ -245,7 +228,7 @@ async fn change_set(
     };
     req.send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .sdk()
         .with_context(|| format!("CloudFormation refused to create a change set for {stack_name}"))?;
 
     // Wait for the change set to be computed.
@@ -257,7 +240,7 @@ async fn change_set(
             .change_set_name(&name)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+            .sdk()
             .context("cannot read the change set back")?;
         match cs.status() {
             Some(ChangeSetStatus::CreateComplete) => break cs,
@@ -286,12 +269,12 @@ async fn change_set(
         })
         .collect();
     eprintln!("Changes to stack {stack_name} ({} resources):", rows.len());
-    eprint!("{}", table(&["Action", "Resource", "Type", "Replacement"], &rows));
+    eprint!("{}", ui::table(&["Action", "Resource", "Type", "Replacement"], &rows));
     if rows.is_empty() {
         let _ = aws.cfn.delete_change_set().stack_name(stack_name).change_set_name(&name).send().await;
         return Ok(None);
     }
-    if let Err(e) = confirm(&format!("Execute these changes to {stack_name}?"), yes) {
+    if let Err(e) = ui::confirm(&format!("Execute these changes to {stack_name}?"), yes) {
         let _ = aws.cfn.delete_change_set().stack_name(stack_name).change_set_name(&name).send().await;
         if !update {
             // A first change set leaves an empty stack in REVIEW_IN_PROGRESS: remove it too.
@@ -305,7 +288,8 @@ async fn change_set(
         .change_set_name(&name)
         .send()
         .await
-        .map_err(|e| rejected(anyhow::anyhow!(sdk_message(&e))))
+        .sdk()
+        .map_err(rejected)
         .map_err(|e| e.context(format!("executing the change set for {stack_name} failed")))?;
     Ok(Some(rows.len() as u64))
 }
@@ -354,206 +338,16 @@ async fn direct(
             TemplateSource::Body(b) => req.template_body(b),
             TemplateSource::Url(u) => req.template_url(u),
         };
-        req.send()
-            .await
-            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
-            .with_context(|| format!("CloudFormation rejected the creation of {stack_name}"))?;
+        req.send().await.sdk().with_context(|| format!("CloudFormation rejected the creation of {stack_name}"))?;
         Ok(true)
     }
-}
-
-/// Asks on the terminal; `yes` skips the question. Without a terminal (CI) and without
-/// `yes`, refuses rather than guessing (exit code 3).
-pub fn confirm(question: &str, yes: bool) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(
-            Exit(3, "no terminal to confirm on: re-run with --yes to proceed without confirmation".into()).into()
-        );
-    }
-    let ok = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .context("cannot read the answer from the terminal")?;
-    if !ok {
-        return Err(Exit(3, "not confirmed: nothing was changed".into()).into());
-    }
-    Ok(())
-}
-
-/// How a followed stack operation ended.
-#[derive(Debug)]
-pub struct Outcome {
-    pub status: String,
-    pub reason: Option<String>,
-    /// (logical id, type, status, reason), nested stacks' failures included.
-    pub failures: Vec<[String; 4]>,
-    /// The stack no longer exists (a completed delete).
-    pub gone: bool,
-}
-
-impl Outcome {
-    pub fn failed(&self) -> bool {
-        self.status.contains("FAILED") || self.status.contains("ROLLBACK")
-    }
-}
-
-fn event_time(e: &StackEvent) -> Option<SystemTime> {
-    let t = e.timestamp()?;
-    let secs = u64::try_from(t.secs()).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, t.subsec_nanos()))
-}
-
-/// Follows the stack's events from `since` until it leaves the *_IN_PROGRESS states,
-/// with a progress bar of resources done out of `total`.
-pub async fn follow(aws: &Aws, stack_name: &str, since: SystemTime, total: u64) -> Result<Outcome> {
-    // Events carry second precision; allow for clock skew between us and AWS.
-    let since = since - Duration::from_secs(5);
-    let bar = ProgressBar::new(total.max(1));
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} resources  {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let stack_id = stack::describe(aws, stack_name)
-        .await?
-        .and_then(|s| s.stack_id().map(str::to_string))
-        .unwrap_or_else(|| stack_name.to_string());
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    let waited = std::time::Instant::now();
-    loop {
-        for e in new_events(aws, &stack_id, since, &mut seen).await? {
-            let logical = e.logical_resource_id().unwrap_or_default();
-            let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
-            let line = format!(
-                "{status:<22} {logical:<32} {}{}",
-                e.resource_type().unwrap_or_default(),
-                e.resource_status_reason().map(|r| format!("  ({r})")).unwrap_or_default()
-            );
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
-            if e.resource_type() != Some("AWS::CloudFormation::Stack") && status.ends_with("_COMPLETE") {
-                done.insert(logical.to_string());
-                if done.len() as u64 > bar.length().unwrap_or(0) {
-                    bar.set_length(done.len() as u64);
-                }
-                bar.set_position(done.len() as u64);
-            }
-            bar.set_message(format!("{logical} {status}"));
-        }
-        let Some(st) = stack::describe(aws, &stack_id).await? else {
-            bar.finish_and_clear();
-            return Ok(Outcome { status: "DELETE_COMPLETE".into(), reason: None, failures: vec![], gone: true });
-        };
-        let status = st.stack_status().map(|s| s.as_str().to_string()).unwrap_or_default();
-        if !status.ends_with("_IN_PROGRESS") {
-            bar.finish_and_clear();
-            let failures = if status.contains("FAILED") || status.contains("ROLLBACK") {
-                failures(aws, &stack_id, since).await?
-            } else {
-                vec![]
-            };
-            return Ok(Outcome {
-                gone: status == "DELETE_COMPLETE",
-                reason: st.stack_status_reason().map(str::to_string),
-                status,
-                failures,
-            });
-        }
-        if waited.elapsed() > aws.follow_limit() {
-            bar.finish_and_clear();
-            bail!(
-                "stack {stack_name} is still {status} after {} s; stopped following it (it goes on in CloudFormation): check it with `imgh status`",
-                waited.elapsed().as_secs()
-            );
-        }
-        tokio::time::sleep(aws.poll_interval()).await;
-    }
-}
-
-/// Events newer than `since` not yet in `seen`, oldest first.
-async fn new_events(aws: &Aws, stack: &str, since: SystemTime, seen: &mut HashSet<String>) -> Result<Vec<StackEvent>> {
-    let mut fresh = vec![];
-    let mut token: Option<String> = None;
-    'pages: loop {
-        let out = match aws.cfn.describe_stack_events().stack_name(stack).set_next_token(token.clone()).send().await {
-            Ok(o) => o,
-            Err(e) => {
-                let msg = sdk_message(&e);
-                if msg.contains("does not exist") {
-                    break;
-                }
-                return Err(anyhow::anyhow!(msg).context(format!("cannot read the events of {stack}")));
-            }
-        };
-        for e in out.stack_events() {
-            if event_time(e).is_some_and(|t| t < since) {
-                break 'pages;
-            }
-            let id = e.event_id().unwrap_or_default().to_string();
-            if seen.insert(id) {
-                fresh.push(e.clone());
-            }
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    fresh.reverse();
-    Ok(fresh)
-}
-
-/// A boxed future: `failures` recurses into nested stacks.
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-/// Every *_FAILED event since `since`, descending into nested stacks.
-fn failures<'a>(aws: &'a Aws, stack: &'a str, since: SystemTime) -> BoxFuture<'a, Result<Vec<[String; 4]>>> {
-    Box::pin(async move {
-        let mut seen = HashSet::new();
-        let mut out = vec![];
-        for e in new_events(aws, stack, since, &mut seen).await? {
-            let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
-            if !status.ends_with("_FAILED") {
-                continue;
-            }
-            let ty = e.resource_type().unwrap_or_default();
-            let reason = e.resource_status_reason().unwrap_or_default();
-            // The stack's own failure event only repeats a summary; skip it.
-            if e.physical_resource_id() == Some(stack) || e.stack_id() == e.physical_resource_id() {
-                continue;
-            }
-            out.push([
-                e.logical_resource_id().unwrap_or_default().to_string(),
-                ty.to_string(),
-                status.to_string(),
-                reason.to_string(),
-            ]);
-            if ty == "AWS::CloudFormation::Stack" {
-                if let Some(nested) = e.physical_resource_id().filter(|p| !p.is_empty()) {
-                    for mut f in failures(aws, nested, since).await? {
-                        f[0] = format!("{} / {}", e.logical_resource_id().unwrap_or_default(), f[0]);
-                        out.push(f);
-                    }
-                }
-            }
-        }
-        Ok(out)
-    })
 }
 
 /// Prints the end of a deploy: failures (exit 4) or outputs and bucket policies.
 async fn finish(aws: &Aws, stack_name: &str, o: Outcome, json: bool) -> Result<()> {
     if o.failed() {
-        report_failure(stack_name, &o);
-        return Err(Exit(4, format!("deploying {stack_name} failed ({})", o.status)).into());
+        follow::report_failure(stack_name, &o);
+        return Err(ui::Exit(4, format!("deploying {stack_name} failed ({})", o.status)).into());
     }
     eprintln!("Stack {stack_name}: {}", o.status);
     crate::status::print_outputs(aws, stack_name, json).await?;
@@ -563,46 +357,6 @@ async fn finish(aws: &Aws, stack_name: &str, o: Outcome, json: bool) -> Result<(
         crate::apply_policy::print_for(stack_name, &st, &[], false)?;
     }
     Ok(())
-}
-
-pub fn report_failure(stack_name: &str, o: &Outcome) {
-    eprintln!(
-        "Stack {stack_name} ended in {}{}",
-        o.status,
-        o.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-    );
-    if o.failures.is_empty() {
-        eprintln!("(CloudFormation reported no failed resource events)");
-    } else {
-        eprintln!("Failed resources:");
-        eprint!("{}", table(&["Resource", "Type", "Status", "Reason"], &o.failures));
-    }
-}
-
-/// A plain text table with aligned columns.
-pub fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::from(" ");
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == N {
-                s.push_str(c);
-            } else {
-                s.push_str(&format!("{c:<width$}  ", width = w[i]));
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = line(head.to_vec());
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
-    out
 }
 
 /// Deploy-time checks of settings `render` can do without, made before a (long) build.

@@ -9,10 +9,27 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use crate::aws::{sdk_message, Aws};
-use crate::{apply_policy, deploy, stack, Exit};
+use crate::aws::{Aws, SdkResultExt, Session};
+use crate::{apply_policy, follow, stack, ui};
 
-pub async fn run(
+/// `imgh destroy`.
+#[derive(Debug, clap::Args)]
+pub struct Destroy {
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    yes: bool,
+    /// Also empty and delete buckets the stack created (never buckets it did not).
+    #[arg(long)]
+    delete_created_buckets: bool,
+}
+
+impl Destroy {
+    pub async fn run(self, s: Session) -> Result<()> {
+        destroy(&s.aws, s.stack(), self.yes, self.delete_created_buckets, &s.settings.backup_dir).await
+    }
+}
+
+async fn destroy(
     aws: &Aws,
     stack_name: &str,
     yes: bool,
@@ -38,7 +55,7 @@ pub async fn run(
             if delete_created_buckets { "EMPTIED AND DELETED" } else { "retained" }
         );
     }
-    deploy::confirm(&format!("Delete stack {stack_name}?"), yes)?;
+    ui::confirm(&format!("Delete stack {stack_name}?"), yes)?;
 
     apply_policy::remove_ours(aws, stack_name, &buckets, out.get("KmsKey").map(String::as_str), backup_dir).await?;
 
@@ -49,7 +66,7 @@ pub async fn run(
         .stack_name(&stack_id)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .sdk()
         .with_context(|| format!("CloudFormation refused to delete {stack_name}"))?;
     let total = aws
         .cfn
@@ -59,10 +76,10 @@ pub async fn run(
         .await
         .map(|r| r.stack_resources().len() as u64)
         .unwrap_or(0);
-    let outcome = deploy::follow(aws, &stack_id, started, total).await?;
+    let outcome = follow::follow(aws, &stack_id, started, total).await?;
     if !outcome.gone {
-        deploy::report_failure(stack_name, &outcome);
-        return Err(Exit(4, format!("deleting {stack_name} failed ({})", outcome.status)).into());
+        follow::report_failure(stack_name, &outcome);
+        return Err(ui::Exit(4, format!("deleting {stack_name} failed ({})", outcome.status)).into());
     }
     eprintln!("Stack {stack_name} deleted.");
     if crate::build::delete_repository(aws, stack_name).await? {
@@ -90,7 +107,7 @@ async fn empty_and_delete(aws: &Aws, bucket: &str) -> Result<()> {
             .bucket(bucket)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+            .sdk()
             .with_context(|| format!("cannot list objects of {bucket}"))?;
         let mut ids = vec![];
         for v in page.versions() {
@@ -116,7 +133,7 @@ async fn empty_and_delete(aws: &Aws, bucket: &str) -> Result<()> {
             .delete(Delete::builder().set_objects(Some(ids)).quiet(true).build()?)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+            .sdk()
             .with_context(|| format!("cannot delete objects of {bucket}"))?;
     }
     aws.s3
@@ -124,7 +141,7 @@ async fn empty_and_delete(aws: &Aws, bucket: &str) -> Result<()> {
         .bucket(bucket)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .sdk()
         .with_context(|| format!("cannot delete bucket {bucket}"))?;
     Ok(())
 }

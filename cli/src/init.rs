@@ -7,9 +7,15 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use dialoguer::{Confirm, Input, Select};
 
-use crate::config::{check_bucket_name, Arch, FileConfig, Variant};
+use crate::config::{check_bucket_name, Arch, FileConfig, GlobalArgs, Settings, Variant};
 
-pub fn run(path: &Path, current: &FileConfig) -> Result<()> {
+/// Asks, starting from the settings as they are now, and writes the configuration file.
+pub fn run(global: &GlobalArgs) -> Result<()> {
+    let settings = Settings::load(global)?;
+    ask_and_write(&global.config, settings.file())
+}
+
+fn ask_and_write(path: &Path, current: &FileConfig) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("imgh init asks questions and needs a terminal; in CI write imgh.toml yourself (see imgh --help for the fields)");
     }

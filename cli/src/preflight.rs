@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::aws::{sdk_message, Aws};
+use crate::aws::{sdk_message, Aws, SdkResultExt};
 use crate::config::{TemplateSettings, Variant};
 
 /// Lambda keeps this much of an account's concurrency unreserved; a reservation that
@@ -75,7 +75,7 @@ pub async fn check(aws: &Aws, stack_name: &str, t: &TemplateSettings) -> Result<
 /// The bucket's region. `GetBucketLocation` answers no constraint for us-east-1 and the
 /// legacy `EU` for eu-west-1.
 async fn bucket_region(aws: &Aws, bucket: &str) -> Result<String> {
-    let out = aws.s3.get_bucket_location().bucket(bucket).send().await.map_err(|e| anyhow::anyhow!(sdk_message(&e))).with_context(|| {
+    let out = aws.s3.get_bucket_location().bucket(bucket).send().await.sdk().with_context(|| {
         format!("cannot read the region of bucket {bucket}: check that it exists and that you may call s3:GetBucketLocation on it")
     })?;
     Ok(match out.location_constraint().map(|c| c.as_str()) {

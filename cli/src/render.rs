@@ -10,7 +10,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::config::{TemplateSettings, Variant};
+use crate::config::{GlobalArgs, Settings, TemplateArgs, TemplateSettings, Variant};
 use crate::policy;
 
 /// Every template source, by name, as minijinja sees it.
@@ -147,6 +147,22 @@ fn bucket_ctx(stack_name: &str, index: usize, name: Option<&str>) -> Result<Buck
         dist_arn_sub,
         created,
     })
+}
+
+/// `imgh render`.
+#[derive(Debug, clap::Args)]
+pub struct Render {
+    #[command(flatten)]
+    template: TemplateArgs,
+}
+
+impl Render {
+    pub fn run(self, global: &GlobalArgs) -> Result<()> {
+        let settings = Settings::load(global)?;
+        let t = settings.template(&self.template)?;
+        print!("{}", render(&settings.stack_name, &t)?);
+        Ok(())
+    }
 }
 
 /// Renders the template for `t` under `stack_name` and checks that it parses as YAML.

@@ -36,7 +36,19 @@ pub struct ServeArgs {
     styles: Option<PathBuf>,
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+impl ServeArgs {
+    /// Serves until Ctrl-C, on a runtime whose idle threads give their memory back soon.
+    pub fn run(self) -> anyhow::Result<()> {
+        imgh_handler::alloc::configure();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_keep_alive(imgh_handler::alloc::IDLE_THREAD_LIFETIME)
+            .build()?;
+        rt.block_on(serve(self))
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "imgh_handler=info".into()),

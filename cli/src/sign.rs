@@ -17,7 +17,13 @@ pub struct SignArgs {
     expires_in: u64,
 }
 
-pub fn run(args: SignArgs) -> anyhow::Result<()> {
+impl SignArgs {
+    pub fn run(self) -> anyhow::Result<()> {
+        sign(self)
+    }
+}
+
+fn sign(args: SignArgs) -> anyhow::Result<()> {
     let (origin, rest) = split_origin(&args.url);
     if !rest.starts_with('/') {
         bail!("\"{}\" has no path: give a URL like https://host/key.jpg?x-oss-process=...", args.url);

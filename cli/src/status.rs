@@ -3,8 +3,34 @@
 use anyhow::Result;
 use serde_json::json;
 
-use crate::aws::Aws;
+use crate::aws::{Aws, Session};
 use crate::stack;
+
+/// `imgh outputs`.
+#[derive(Debug, clap::Args)]
+pub struct Outputs {
+    #[arg(long)]
+    json: bool,
+}
+
+impl Outputs {
+    pub async fn run(self, s: Session) -> Result<()> {
+        print_outputs(&s.aws, s.stack(), self.json).await
+    }
+}
+
+/// `imgh status`.
+#[derive(Debug, clap::Args)]
+pub struct Status {
+    #[arg(long)]
+    json: bool,
+}
+
+impl Status {
+    pub async fn run(self, s: Session) -> Result<()> {
+        print_status(&s.aws, s.stack(), self.json).await
+    }
+}
 
 /// Prints the outputs as `Key = Value` lines, or one JSON object with `json`.
 pub async fn print_outputs(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
@@ -24,7 +50,7 @@ pub async fn print_outputs(aws: &Aws, stack_name: &str, json: bool) -> Result<()
 }
 
 /// Prints the stack's status, reason and last change.
-pub async fn print_status(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
+async fn print_status(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
     let st = stack::require(aws, stack_name).await?;
     let status = st.stack_status().map(|s| s.as_str()).unwrap_or("UNKNOWN");
     let reason = st.stack_status_reason();

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use imgh_handler::style::{is_valid_name, KEY_ATTRIBUTE as KEY, PROCESS_ATTRIBUTE as PROCESS};
 
-use crate::aws::{sdk_message, Aws};
+use crate::aws::{Aws, SdkResultExt, Session};
 use crate::stack;
 
 async fn table(aws: &Aws, stack_name: &str) -> Result<String> {
@@ -17,6 +17,42 @@ async fn table(aws: &Aws, stack_name: &str) -> Result<String> {
     stack::outputs(&st).get("StyleConfig").cloned().with_context(|| {
         format!("stack {stack_name} has no StyleConfig output: is it an imgh stack, and is its deployment complete?")
     })
+}
+
+/// `imgh style …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum StyleCommand {
+    /// Define or replace a style.
+    Set {
+        name: String,
+        /// The process string, e.g. image/resize,w_200/format,webp
+        process: String,
+    },
+    /// Print one style's process string.
+    Get {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every style.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a style.
+    Rm { name: String },
+}
+
+impl StyleCommand {
+    pub async fn run(self, s: Session) -> Result<()> {
+        let (aws, stack) = (&s.aws, s.stack());
+        match self {
+            StyleCommand::Set { name, process } => set(aws, stack, &name, &process).await,
+            StyleCommand::Get { name, json } => get(aws, stack, &name, json).await,
+            StyleCommand::List { json } => list(aws, stack, json).await,
+            StyleCommand::Rm { name } => rm(aws, stack, &name).await,
+        }
+    }
 }
 
 /// A style is stored only when the handler would accept its name and its process.
@@ -33,7 +69,7 @@ fn check(name: &str, process: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Result<()> {
+async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Result<()> {
     let process = process.strip_prefix("x-oss-process=").unwrap_or(process);
     check(name, process)?;
     let t = table(aws, stack_name).await?;
@@ -44,13 +80,13 @@ pub async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Resu
         .item(PROCESS, AttributeValue::S(process.into()))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .sdk()
         .with_context(|| format!("cannot write style {name} to table {t}"))?;
     eprintln!("Style {name} = {process}");
     Ok(())
 }
 
-pub async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<()> {
+async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<()> {
     let t = table(aws, stack_name).await?;
     let item = aws
         .ddb
@@ -60,7 +96,7 @@ pub async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<
         .consistent_read(true)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .sdk()
         .with_context(|| format!("cannot read style {name} from table {t}"))?;
     let Some(process) = item.item().and_then(|i| i.get(PROCESS)).and_then(|v| v.as_s().ok()) else {
         bail!("no style named {name} (imgh style list shows the defined ones)");
@@ -73,7 +109,7 @@ pub async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<
     Ok(())
 }
 
-pub async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
+async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
     let t = table(aws, stack_name).await?;
     let mut all = BTreeMap::new();
     let mut start = None;
@@ -85,7 +121,7 @@ pub async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+            .sdk()
             .with_context(|| format!("cannot list styles in table {t}"))?;
         for i in page.items() {
             if let (Some(Ok(n)), Some(Ok(p))) = (i.get(KEY).map(|v| v.as_s()), i.get(PROCESS).map(|v| v.as_s())) {
@@ -108,7 +144,7 @@ pub async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub async fn rm(aws: &Aws, stack_name: &str, name: &str) -> Result<()> {
+async fn rm(aws: &Aws, stack_name: &str, name: &str) -> Result<()> {
     let t = table(aws, stack_name).await?;
     let out = aws
         .ddb
@@ -118,7 +154,7 @@ pub async fn rm(aws: &Aws, stack_name: &str, name: &str) -> Result<()> {
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .sdk()
         .with_context(|| format!("cannot delete style {name} from table {t}"))?;
     if out.attributes().is_none() {
         bail!("no style named {name} (imgh style list shows the defined ones)");

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use sha2::{Digest, Sha256};
 
-use crate::aws::{sdk_message, Aws};
+use crate::aws::{sdk_message, Aws, SdkResultExt};
 
 /// S3's smallest multipart part; also the progress bar's step.
 const PART: usize = 5 * 1024 * 1024;
@@ -64,7 +64,7 @@ async fn put_multipart(aws: &Aws, bucket: &str, key: &str, body: &[u8]) -> Resul
         .server_side_encryption(ServerSideEncryption::Aes256)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))?;
+        .sdk()?;
     let id = started.upload_id().context("S3 returned no upload id")?;
     let mut parts = Vec::new();
     for (i, chunk) in body.chunks(PART).enumerate() {
@@ -97,7 +97,7 @@ async fn put_multipart(aws: &Aws, bucket: &str, key: &str, body: &[u8]) -> Resul
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))?;
+        .sdk()?;
     bar.finish();
     Ok(())
 }

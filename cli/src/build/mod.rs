@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use oci_client::secrets::RegistryAuth;
 use serde::Serialize;
 
-use crate::aws::{sdk_message, Aws};
-use crate::config::{Arch, Variant};
+use crate::aws::{sdk_message, Aws, SdkResultExt, Session};
+use crate::config::{Arch, TemplateArgs, Variant};
+use crate::ui;
 
 /// How to get the handler, shared by `build` and `deploy`.
 #[derive(Debug, Clone, Args, Default)]
@@ -42,8 +43,47 @@ pub enum Artifact {
     Image { image_uri: String, tag: String, layer_bytes: usize, uploaded_blobs: usize },
 }
 
+/// `imgh build`: which artifact to build, and how.
+#[derive(Debug, clap::Args)]
+pub struct Build {
+    /// Which variant's artifact [default: lambda, or imgh.toml's].
+    #[arg(long, value_enum)]
+    variant: Option<Variant>,
+    /// CPU architecture [default: arm64, or imgh.toml's].
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Print the artifact as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Build {
+    pub async fn run(self, s: Session) -> Result<()> {
+        let a = TemplateArgs { variant: self.variant, arch: self.arch, ..Default::default() };
+        let t = s.settings.template_unchecked(&a)?;
+        let artifact_bucket = s.settings.artifact_bucket.as_deref();
+        let artifact = publish(&s.aws, s.stack(), t.variant, t.arch, &self.build, artifact_bucket).await?;
+        print_artifact(&artifact, self.json)
+    }
+}
+
+/// Prints what `imgh build` made: for people, the flags that deploy it; or JSON.
+fn print_artifact(a: &Artifact, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(a)?);
+        return Ok(());
+    }
+    match a {
+        Artifact::Lambda { code_bucket, code_key, .. } => println!("--code-bucket {code_bucket} --code-key {code_key}"),
+        Artifact::Image { image_uri, .. } => println!("--image-uri {image_uri}"),
+    }
+    Ok(())
+}
+
 /// Builds (or takes) the binary and publishes the artifact `variant` deploys from.
-pub async fn run(
+pub async fn publish(
     aws: &Aws,
     stack: &str,
     variant: Variant,
@@ -62,7 +102,7 @@ pub async fn run(
             let zip = lambda::zip_bootstrap(&bin)?;
             let bucket = match artifact_bucket {
                 Some(b) => b.to_string(),
-                None => crate::deploy::artifact_bucket(aws).await?,
+                None => aws.artifact_bucket().await?,
             };
             let up = lambda::upload(aws, &bucket, &zip).await?;
             eprintln!("Lambda zip: s3://{}/{} ({})", up.bucket, up.key, megabytes(up.size));
@@ -144,7 +184,7 @@ async fn ecr_login(aws: &Aws) -> Result<(String, RegistryAuth)> {
         .get_authorization_token()
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .sdk()
         .context("cannot get a registry token (ecr:GetAuthorizationToken)")?;
     let data = out.authorization_data().first().context("ECR returned no authorization data")?;
     let token = data.authorization_token().context("ECR returned no token")?;
@@ -178,11 +218,7 @@ fn megabytes(n: usize) -> String {
 
 /// A progress bar over `len` bytes on stderr (hidden when stderr is not a terminal).
 fn bytes_bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}  {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = ui::progress_bar(len, "{spinner} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}  {wide_msg}");
     bar.set_message(what.to_string());
     bar
 }
