@@ -12,10 +12,10 @@ mod common;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use base64::Engine;
-use common::{imgh, moto_url, required_env, run_expect, scratch, stdout, unique};
+use common::{imgh, moto_url, required_env, run_expect, scratch, stdout, unique, KillOnDrop};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -67,15 +67,6 @@ fn bootstrap_from_s3(moto: &str, artifact: &Value) -> (Vec<u8>, Vec<u8>, u32) {
     (zip, binary, mode)
 }
 
-/// A process killed on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -103,7 +94,7 @@ fn assert_serves(binary: &Path, runner: Option<&str>) {
         }
         None => Command::new(binary),
     };
-    let _p = Proc(
+    let _p = KillOnDrop(
         cmd.env_clear()
             .env("IMGH_MODE", "http")
             .env("IMGH_LISTEN", format!("127.0.0.1:{port}"))
@@ -211,7 +202,7 @@ fn arm64_binary_is_static_and_serves_under_qemu() {
 }
 
 /// A `docker-registry` on a free port with htpasswd Basic auth for ECR's user and token.
-fn registry(dir: &Path) -> (Proc, String) {
+fn registry(dir: &Path) -> (KillOnDrop, String) {
     let registry = required_env("IMGH_TEST_REGISTRY", "the docker-registry executable").unwrap_or_default();
     let htpasswd =
         Command::new("htpasswd").args(["-Bbn", "AWS", ECR_PASSWORD]).output().expect("htpasswd (apache2-utils)");
@@ -230,7 +221,7 @@ fn registry(dir: &Path) -> (Proc, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start docker-registry");
-    let proc = Proc(child);
+    let proc = KillOnDrop(child);
     let v2 = wait_for(&format!("http://127.0.0.1:{port}/v2/"));
     assert_eq!(v2.status(), 401, "the registry demands credentials");
     (proc, format!("127.0.0.1:{port}"))

@@ -1,19 +1,15 @@
 //! `imgh serve` started as a process and queried over HTTP, as a user would.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+mod common;
+use common::KillOnDrop;
 
 /// A running `imgh serve`, killed on drop.
 struct Server {
-    child: Child,
+    _child: KillOnDrop,
     base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(args: &[&str]) -> Server {
@@ -30,7 +26,7 @@ fn start(args: &[&str]) -> Server {
     assert!(base.starts_with("http://127.0.0.1:"), "{first}");
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    Server { child, base }
+    Server { _child: KillOnDrop(child), base }
 }
 
 struct Got {

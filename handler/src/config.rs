@@ -81,9 +81,33 @@ fn memory_limit() -> Option<u64> {
         .filter(|&bytes| bytes < 1 << 50)
 }
 
+/// A setting the handler cannot start with: which variable, and what is wrong with it.
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<String> for ConfigError {
+    fn from(message: String) -> Self {
+        ConfigError(message)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(message: &str) -> Self {
+        ConfigError(message.to_string())
+    }
+}
+
 /// Builds the handler from the environment. `on_lambda` changes two defaults: no
 /// in-memory cache (instances are short-lived and small) and one worker per vCPU.
-pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, String> {
+pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, ConfigError> {
     let aws = aws_config::load_from_env().await;
     let mut stores: HashMap<String, Arc<dyn Store>> = HashMap::new();
     if let Some(dir) = var("IMGH_DIR") {

@@ -80,7 +80,7 @@ async fn error(
 struct Harness {
     events: mpsc::Sender<(String, Value)>,
     results: mpsc::Receiver<(String, Posted)>,
-    _proc: support::Proc,
+    _proc: support::KillOnDrop,
     seq: usize,
 }
 
@@ -109,12 +109,7 @@ impl Harness {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
             .env("IMGH_DIR", samples_dir());
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start imgh-handler");
-        Harness {
-            events: ev_tx,
-            results: res_rx,
-            _proc: support::Proc { child, base: String::new(), log: Default::default() },
-            seq: 0,
-        }
+        Harness { events: ev_tx, results: res_rx, _proc: support::KillOnDrop(child), seq: 0 }
     }
 
     async fn invoke(&mut self, event: Value) -> Posted {

@@ -2,6 +2,11 @@
 //! (`tests/run.sh`) provides, and running the `imgh` binary as a subprocess.
 #![allow(dead_code)]
 
+#[path = "../../../handler/tests/support/child.rs"]
+mod child;
+#[allow(unused_imports)]
+pub use child::KillOnDrop;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

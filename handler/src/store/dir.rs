@@ -43,7 +43,12 @@ impl DirStore {
 
 impl Store for DirStore {
     fn get<'a>(&'a self, key: &'a str, max_bytes: u64) -> StoreFuture<'a> {
-        Box::pin(async move { Ok(self.read(key, None, max_bytes).await?.expect("an unconditional read")) })
+        Box::pin(async move {
+            // Without an ETag to match, a read always returns the object.
+            self.read(key, None, max_bytes)
+                .await?
+                .ok_or_else(|| ProcessError::internal("an unconditional read returned nothing"))
+        })
     }
 
     fn get_if_changed<'a>(&'a self, key: &'a str, etag: &'a str, max_bytes: u64) -> ChangedFuture<'a> {

@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
+
+mod child;
+pub use child::KillOnDrop;
 
 /// The moto server's URL from `tests/run.sh`, or `None` (the test then skips) — unless
 /// `IMGH_TEST_REQUIRE_ALL` is set, where a missing emulator fails the test.
@@ -27,7 +30,7 @@ pub fn samples_dir() -> String {
 
 /// A running `imgh-handler`, killed on drop.
 pub struct Proc {
-    pub child: Child,
+    pub child: KillOnDrop,
     pub base: String,
     /// The JSON log lines the process wrote after it started listening.
     pub log: Arc<Mutex<Vec<String>>>,
@@ -52,13 +55,6 @@ impl Proc {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         panic!("fewer than {count} request log lines for {path}: {:?}", self.log.lock().unwrap());
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -91,7 +87,7 @@ pub fn start_server(env: &[(&str, &str)]) -> Proc {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     std::thread::spawn(move || lines.map_while(|l| l.ok()).for_each(|l| sink.lock().unwrap().push(l)));
-    Proc { child, base: format!("http://127.0.0.1:{port}"), log }
+    Proc { child: KillOnDrop(child), base: format!("http://127.0.0.1:{port}"), log }
 }
 
 pub struct Got {
