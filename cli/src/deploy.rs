@@ -87,9 +87,11 @@ impl Deploy {
             Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read template {}", p.display()))?,
             None => render::render(stack_name, t)?,
         };
-        let params = parameters(&template, t)?;
-        let tags: Vec<Tag> = t.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        let source = TemplateSource::prepare(aws, stack_name, &template, artifact_bucket).await?;
+        let input = StackInput {
+            params: parameters(&template, t)?,
+            tags: t.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
+            source: TemplateSource::prepare(aws, stack_name, &template, artifact_bucket).await?,
+        };
         let resources = resource_count(&template);
         let existing = stack::describe(aws, stack_name).await?;
         let status = existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_string());
@@ -106,7 +108,7 @@ impl Deploy {
 
         let outcome = match self.method {
             Method::ChangeSet => {
-                let total = match change_set(aws, stack_name, &source, &params, &tags, update, self.yes).await? {
+                let total = match change_set(aws, stack_name, &input, update, self.yes).await? {
                     Some(n) => n,
                     None => {
                         eprintln!("No changes: stack {stack_name} already matches the template.");
@@ -116,7 +118,7 @@ impl Deploy {
                 follow::follow(aws, stack_name, started, total).await?
             }
             Method::Direct => {
-                match direct(aws, stack_name, &source, &params, &tags, update).await {
+                match direct(aws, stack_name, &input, update).await {
                     Ok(true) => {}
                     Ok(false) => {
                         eprintln!("No changes: stack {stack_name} already matches the template.");
@@ -165,6 +167,29 @@ fn resource_count(template: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// What a stack operation is given: the template, the values of its parameters, the tags.
+struct StackInput {
+    source: TemplateSource,
+    params: Vec<Parameter>,
+    tags: Vec<Tag>,
+}
+
+/// Sets a [`StackInput`] and the IAM capability on a CreateChangeSet, CreateStack or
+/// UpdateStack request: a macro, because each operation has its own builder type.
+macro_rules! with_input {
+    ($req:expr, $input:expr) => {{
+        let input: &StackInput = $input;
+        let req = $req
+            .capabilities(Capability::CapabilityIam)
+            .set_parameters(Some(input.params.clone()))
+            .set_tags(Some(input.tags.clone()));
+        match &input.source {
+            TemplateSource::Body(b) => req.template_body(b),
+            TemplateSource::Url(u) => req.template_url(u),
+        }
+    }};
+}
+
 /// The template as CloudFormation takes it: inline, or uploaded to S3 when too large.
 enum TemplateSource {
     Body(String),
@@ -202,31 +227,16 @@ impl TemplateSource {
 
 /// Creates the change set, prints it, asks for confirmation and executes it.
 /// Returns the number of resource changes, or None when there is nothing to change.
-async fn change_set(
-    aws: &Aws,
-    stack_name: &str,
-    source: &TemplateSource,
-    params: &[Parameter],
-    tags: &[Tag],
-    update: bool,
-    yes: bool,
-) -> Result<Option<u64>> {
+async fn change_set(aws: &Aws, stack_name: &str, input: &StackInput, update: bool, yes: bool) -> Result<Option<u64>> {
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let name = format!("imgh-{stamp}");
-    let mut req = aws
-        .cfn
-        .create_change_set()
-        .stack_name(stack_name)
-        .change_set_name(&name)
-        .change_set_type(if update { ChangeSetType::Update } else { ChangeSetType::Create })
-        .capabilities(Capability::CapabilityIam)
-        .set_parameters(Some(params.to_vec()))
-        .set_tags(Some(tags.to_vec()));
-    req = match source {
-        TemplateSource::Body(b) => req.template_body(b),
-        TemplateSource::Url(u) => req.template_url(u),
-    };
-    req.send()
+    let req = aws.cfn.create_change_set().stack_name(stack_name).change_set_name(&name).change_set_type(if update {
+        ChangeSetType::Update
+    } else {
+        ChangeSetType::Create
+    });
+    with_input!(req, input)
+        .send()
         .await
         .sdk()
         .with_context(|| format!("CloudFormation refused to create a change set for {stack_name}"))?;
@@ -295,27 +305,9 @@ async fn change_set(
 }
 
 /// CreateStack or UpdateStack. Returns false when there was nothing to update.
-async fn direct(
-    aws: &Aws,
-    stack_name: &str,
-    source: &TemplateSource,
-    params: &[Parameter],
-    tags: &[Tag],
-    update: bool,
-) -> Result<bool> {
+async fn direct(aws: &Aws, stack_name: &str, input: &StackInput, update: bool) -> Result<bool> {
     if update {
-        let mut req = aws
-            .cfn
-            .update_stack()
-            .stack_name(stack_name)
-            .capabilities(Capability::CapabilityIam)
-            .set_parameters(Some(params.to_vec()))
-            .set_tags(Some(tags.to_vec()));
-        req = match source {
-            TemplateSource::Body(b) => req.template_body(b),
-            TemplateSource::Url(u) => req.template_url(u),
-        };
-        match req.send().await {
+        match with_input!(aws.cfn.update_stack().stack_name(stack_name), input).send().await {
             Ok(_) => Ok(true),
             Err(e) => {
                 let msg = sdk_message(&e);
@@ -327,18 +319,11 @@ async fn direct(
             }
         }
     } else {
-        let mut req = aws
-            .cfn
-            .create_stack()
-            .stack_name(stack_name)
-            .capabilities(Capability::CapabilityIam)
-            .set_parameters(Some(params.to_vec()))
-            .set_tags(Some(tags.to_vec()));
-        req = match source {
-            TemplateSource::Body(b) => req.template_body(b),
-            TemplateSource::Url(u) => req.template_url(u),
-        };
-        req.send().await.sdk().with_context(|| format!("CloudFormation rejected the creation of {stack_name}"))?;
+        with_input!(aws.cfn.create_stack().stack_name(stack_name), input)
+            .send()
+            .await
+            .sdk()
+            .with_context(|| format!("CloudFormation rejected the creation of {stack_name}"))?;
         Ok(true)
     }
 }

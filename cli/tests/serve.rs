@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::KillOnDrop;
+use common::{get, http, KillOnDrop};
 
 /// A running `imgh serve`, killed on drop.
 struct Server {
@@ -29,60 +29,20 @@ fn start(args: &[&str]) -> Server {
     Server { _child: KillOnDrop(child), base }
 }
 
-struct Got {
-    status: u16,
-    content_type: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-fn get(url: &str) -> Got {
-    request("GET", url, &[])
-}
-
-fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
-    let mut req = ureq::request(method, url);
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let res = match req.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{url}: {e}"),
-    };
-    let status = res.status();
-    let content_type = res.header("content-type").unwrap_or_default().to_string();
-    let headers = res
-        .headers_names()
-        .into_iter()
-        .map(|n| {
-            let v = res.header(&n).unwrap_or_default().to_string();
-            (n, v)
-        })
-        .collect();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut res.into_reader(), &mut body).unwrap();
-    Got { status, content_type, headers, body }
-}
-
-fn header<'a>(g: &'a Got, name: &str) -> Option<&'a str> {
-    g.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
 #[test]
 fn serves_the_bundled_samples() {
     let s = start(&[]);
     let got = get(&format!("{}/mountain.jpg?x-oss-process=image/resize,w_200/quality,q_50", s.base));
     assert_eq!(got.status, 200);
-    assert_eq!(got.content_type, "image/jpeg");
-    assert_eq!(header(&got, "content-length"), Some(got.body.len().to_string().as_str()));
-    assert!(header(&got, "etag").is_some() && header(&got, "cache-control").is_some());
+    assert_eq!(got.header("content-type").unwrap_or_default(), "image/jpeg");
+    assert_eq!(got.header("content-length"), Some(got.body.len().to_string().as_str()));
+    assert!(got.header("etag").is_some() && got.header("cache-control").is_some());
     let img = image::load_from_memory(&got.body).unwrap();
     assert_eq!((img.width(), img.height()), (200, 133));
 
     // Alibaba CDN's parameter name, and WebP output.
     let got = get(&format!("{}/dragonfly.jpg?image_process=image/resize,m_fill,w_64,h_64/format,webp", s.base));
-    assert_eq!((got.status, got.content_type.as_str()), (200, "image/webp"));
+    assert_eq!((got.status, got.header("content-type").unwrap_or_default()), (200, "image/webp"));
     let img = image::load_from_memory(&got.body).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64));
 
@@ -97,7 +57,7 @@ fn errors_over_http() {
     let s = start(&[]);
     let got = get(&format!("{}/mountain.jpg?x-oss-process=image/resize,w_abc", s.base));
     assert_eq!(got.status, 400);
-    assert_eq!(got.content_type, "application/xml");
+    assert_eq!(got.header("content-type").unwrap_or_default(), "application/xml");
     let body = String::from_utf8(got.body).unwrap();
     assert!(body.contains("<Code>InvalidArgument</Code>") && body.contains("w must be an integer"), "{body}");
 
@@ -105,7 +65,7 @@ fn errors_over_http() {
     assert_eq!(got.status, 404);
     assert!(String::from_utf8(got.body).unwrap().contains("<Code>NoSuchKey</Code>"));
 
-    let got = request("POST", &format!("{}/mountain.jpg", s.base), &[]);
+    let got = http("POST", &format!("{}/mountain.jpg", s.base), &[]);
     assert_eq!(got.status, 405);
 }
 
@@ -114,12 +74,12 @@ fn head_and_conditional_requests() {
     let s = start(&[]);
     let url = format!("{}/mountain.jpg?x-oss-process=image/resize,w_100", s.base);
     let full = get(&url);
-    let head = request("HEAD", &url, &[]);
+    let head = http("HEAD", &url, &[]);
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
-    assert_eq!(header(&head, "content-length"), Some(full.body.len().to_string().as_str()));
-    let etag = header(&full, "etag").unwrap().to_string();
-    let again = request("GET", &url, &[("If-None-Match", &etag)]);
+    assert_eq!(head.header("content-length"), Some(full.body.len().to_string().as_str()));
+    let etag = full.header("etag").unwrap().to_string();
+    let again = http("GET", &url, &[("If-None-Match", &etag)]);
     assert_eq!(again.status, 304);
 }
 
@@ -139,7 +99,7 @@ fn serves_a_folder_with_styles() {
         format!("{}/{key}!thumb", s.base),
     ] {
         let got = get(&url);
-        assert_eq!((got.status, got.content_type.as_str()), (200, "image/png"), "{url}");
+        assert_eq!((got.status, got.header("content-type").unwrap_or_default()), (200, "image/png"), "{url}");
         let img = image::load_from_memory(&got.body).unwrap();
         assert_eq!((img.width(), img.height()), (50, 50));
     }

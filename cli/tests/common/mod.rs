@@ -4,8 +4,12 @@
 
 #[path = "../../../handler/tests/support/child.rs"]
 mod child;
+#[path = "../../../handler/tests/support/http.rs"]
+mod http;
 #[allow(unused_imports)]
 pub use child::KillOnDrop;
+#[allow(unused_imports)]
+pub use http::{get, http, Got};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

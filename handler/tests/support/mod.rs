@@ -7,7 +7,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 mod child;
+mod http;
 pub use child::KillOnDrop;
+#[allow(unused_imports)]
+pub use http::{get, http, Got};
 
 /// The moto server's URL from `tests/run.sh`, or `None` (the test then skips) — unless
 /// `IMGH_TEST_REQUIRE_ALL` is set, where a missing emulator fails the test.
@@ -88,52 +91,4 @@ pub fn start_server(env: &[(&str, &str)]) -> Proc {
     let sink = log.clone();
     std::thread::spawn(move || lines.map_while(|l| l.ok()).for_each(|l| sink.lock().unwrap().push(l)));
     Proc { child: KillOnDrop(child), base: format!("http://127.0.0.1:{port}"), log }
-}
-
-pub struct Got {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Got {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn image(&self) -> image::DynamicImage {
-        image::load_from_memory(&self.body).unwrap_or_else(|e| panic!("not an image ({e}): {}", self.text()))
-    }
-}
-
-pub fn http(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
-    let mut req = ureq::request(method, url);
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let res = match req.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{url}: {e}"),
-    };
-    let status = res.status();
-    let headers = res
-        .headers_names()
-        .into_iter()
-        .map(|n| {
-            let v = res.header(&n).unwrap_or_default().to_string();
-            (n, v)
-        })
-        .collect();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut res.into_reader(), &mut body).unwrap();
-    Got { status, headers, body }
-}
-
-pub fn get(url: &str) -> Got {
-    http("GET", url, &[])
 }
