@@ -43,14 +43,13 @@ pub fn process(source: &[u8], plan: &Plan, limits: &Limits, assets: Assets) -> R
     if plan.answer == Answer::Info {
         return Ok(json(info_json(source.len(), &header)));
     }
-    if let Some(min) = plan.threshold {
-        if (source.len() as u64) < min {
-            return Ok(Processed {
-                body: source.to_vec(),
-                content_type: header.format.mime(),
-                timings: Timings::default(),
-            });
-        }
+    let small = plan.threshold.is_some_and(|min| (source.len() as u64) < min);
+    if plan.answer == Answer::Original || small {
+        return Ok(Processed {
+            body: source.to_vec(),
+            content_type: header.format.mime(),
+            timings: Timings::default(),
+        });
     }
     limits.check_header(&header)?;
 

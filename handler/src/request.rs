@@ -25,8 +25,9 @@ pub async fn resolve(path: &str, query: Option<&str>, styles: &dyn StyleSource) 
         .map_err(|_| ProcessError::invalid("the object key is not valid UTF-8"))?
         .into_owned();
     if let Some(value) = process_param(query) {
-        let process = match value.strip_prefix("style/") {
-            Some(name) => lookup(name, styles).await?,
+        // Empty segments are ignored, as in the process itself: `//style/thumb/` names `thumb`.
+        let process = match value.trim_matches('/').strip_prefix("style/") {
+            Some(name) => lookup(name.trim_start_matches('/'), styles).await?,
             None => value,
         };
         return Ok(Resolved { key, process: Some(process) });
@@ -92,6 +93,7 @@ mod tests {
     fn styles_by_parameter_and_suffix() {
         let want = Some("image/resize,w_100".to_string());
         assert_eq!(r("/a.jpg", Some("x-oss-process=style/thumb")).unwrap().process, want);
+        assert_eq!(r("/a.jpg", Some("x-oss-process=//style//thumb/")).unwrap().process, want);
         let s = r("/dir/a.jpg@!thumb", None).unwrap();
         assert_eq!((s.key.as_str(), s.process.clone()), ("dir/a.jpg", want.clone()));
         let s = r("/a.jpg!thumb", None).unwrap();

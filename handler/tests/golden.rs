@@ -73,8 +73,11 @@ fn crop_is_pixel_exact_on_png() {
 fn indexcrop_picks_a_slice_or_leaves_the_image() {
     let src = sample(PNG);
     assert_eq!(dims(&decode(&run(&src, "image/indexcrop,x_200,i_1"))), (200, 450));
-    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,y_200,i_2"))), (600, 50));
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,y_200,i_1"))), (600, 200));
+    // Only whole slices count: 450 px holds two 200 px slices, so i_2 is the image itself.
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,y_200,i_2"))), (600, 450));
     assert_eq!(dims(&decode(&run(&src, "image/indexcrop,x_200,i_9"))), (600, 450));
+    assert_eq!(dims(&decode(&run(&src, "image/indexcrop,x_700,i_0"))), (600, 450));
 }
 
 #[test]
@@ -88,6 +91,10 @@ fn circle_is_transparent_or_white_outside() {
     assert!(close(rgba(&jpg, 1, 1), [255, 255, 255, 255], 6));
     // r larger than half the short side: the largest centred square.
     assert_eq!(dims(&decode(&run(&src, "image/circle,r_2000/format,png"))), (799, 799));
+    // The side is always odd (2r + 1): r is capped at (450 − 1) / 2 = 224 on a 600x450 image.
+    let capped = decode(&run(&sample(PNG), "image/circle,r_300/format,png"));
+    assert_eq!(dims(&capped), (449, 449));
+    assert_eq!(rgba(&capped, 0, 0)[3], 0);
 }
 
 #[test]
@@ -145,11 +152,28 @@ impl Detail for image::GrayImage {
 
 #[test]
 fn grey_has_equal_channels() {
-    let out = decode(&run(&sample(JPG), "image/resize,w_200/grey/format,png"));
-    for (x, y) in [(10, 10), (100, 60), (190, 120)] {
-        let [r, g, b, _] = rgba(&out, x, y);
-        assert!(r == g && g == b);
+    for process in ["image/resize,w_200/grey/format,png", "image/resize,w_200/grey,1/format,png"] {
+        let out = decode(&run(&sample(JPG), process));
+        for (x, y) in [(10, 10), (100, 60), (190, 120)] {
+            let [r, g, b, _] = rgba(&out, x, y);
+            assert!(r == g && g == b, "{process}");
+        }
     }
+    // `grey,0` (the seed system's form) leaves the image alone.
+    let zero = run(&sample(JPG), "image/resize,w_200/grey,0/format,png");
+    assert_eq!(zero.body, run(&sample(JPG), "image/resize,w_200/format,png").body);
+}
+
+#[test]
+fn image_alone_is_the_original_and_empty_segments_are_ignored() {
+    let src = sample(JPG);
+    for process in ["image", "image/", "//image//"] {
+        let out = run(&src, process);
+        assert_eq!((out.body == src, out.content_type), (true, "image/jpeg"), "{process}");
+    }
+    let spaced = run(&src, "//image/resize,w_100//quality,q_1//");
+    assert_eq!(dims(&decode(&spaced)), (100, 67));
+    assert_eq!(spaced.body, run(&src, "image/resize,w_100/quality,q_1").body);
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! `cgif,s_N`: keep the first N frames of a GIF source (other sources are left alone).
+//! `cgif,s_N`: keep the first N frames of a GIF source; any other source is a 400, as in
+//! the seed system.
 
 use super::{params::Params, Footprint, PixelStep, StepContext};
 use crate::codec::Format;
-use crate::error::Result;
+use crate::error::{ProcessError, Result};
 use crate::picture::Picture;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +21,13 @@ impl PixelStep for Cgif {
     }
 
     fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
-        if ctx.source_format == Format::Gif {
-            pic.keep_frames(self.0 as usize);
+        if ctx.source_format != Format::Gif {
+            return Err(ProcessError::invalid(format!(
+                "cgif: the source must be a GIF, not {}",
+                ctx.source_format.name()
+            )));
         }
+        pic.keep_frames(self.0 as usize);
         Ok(())
     }
 }

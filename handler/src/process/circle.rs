@@ -29,9 +29,10 @@ impl PixelStep for Circle {
 }
 
 impl Circle {
-    /// The side of the square that holds the disc in a `w`×`h` image.
+    /// The side of the square that holds the disc in a `w`×`h` image: always odd (2r + 1),
+    /// the radius capped at (short side − 1) / 2, as OSS documents.
     fn side(&self, w: u32, h: u32) -> u32 {
-        (2 * self.r + 1).min(w.min(h))
+        2 * self.r.min((w.min(h) - 1) / 2) + 1
     }
 
     fn cut(&self, img: DynamicImage, ctx: &StepContext) -> DynamicImage {

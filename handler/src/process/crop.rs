@@ -48,6 +48,9 @@ pub struct Crop {
 
 impl PixelStep for Crop {
     fn parse(p: &mut Params) -> Result<Self> {
+        if p.is_empty() {
+            return Err(p.err("needs at least one of w, h, x, y or g, e.g. crop,x_100,y_50"));
+        }
         Ok(Crop {
             w: p.take_u32("w", 1..=16384)?,
             h: p.take_u32("h", 1..=16384)?,

@@ -1,4 +1,6 @@
-//! `indexcrop`: cut the image into equal slices along one axis and keep slice `i`.
+//! `indexcrop,x_N,i_I` (or `y_N`): cut the image into slices N pixels wide (or tall) and
+//! keep slice I. Only whole slices count: an I past the last whole slice leaves the image
+//! as it is, as OSS documents and the seed system does.
 
 use super::{params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
@@ -16,7 +18,7 @@ impl PixelStep for IndexCrop {
     fn parse(p: &mut Params) -> Result<Self> {
         let x = p.take_u32("x", 1..=16384)?;
         let y = p.take_u32("y", 1..=16384)?;
-        let index = p.take_u32("i", 0..=16384)?.unwrap_or(0);
+        let index = p.take_u32("i", 0..=16384)?.ok_or_else(|| p.err("needs i (the slice to keep)"))?;
         let (along_x, size) = match (x, y) {
             (Some(x), None) => (true, x),
             (None, Some(y)) => (false, y),
@@ -39,17 +41,15 @@ impl PixelStep for IndexCrop {
 }
 
 impl IndexCrop {
-    /// The slice (x, y, w, h) of a `w`×`h` image; `None` for an index past the last slice,
-    /// which leaves the image as it is (OSS behaviour).
+    /// The slice (x, y, w, h) of a `w`×`h` image; `None` for an index past the last whole
+    /// slice, which leaves the image as it is.
     fn rect(&self, w: u32, h: u32) -> Option<(u32, u32, u32, u32)> {
         let extent = if self.along_x { w } else { h };
-        let start = self.index as u64 * self.size as u64;
-        if start >= extent as u64 {
+        if self.index >= extent / self.size {
             return None;
         }
-        let start = start as u32;
-        let len = self.size.min(extent - start);
-        Some(if self.along_x { (start, 0, len, h) } else { (0, start, w, len) })
+        let start = self.index * self.size;
+        Some(if self.along_x { (start, 0, self.size, h) } else { (0, start, w, self.size) })
     }
 
     /// The size of the slice kept from a `w`×`h` image.

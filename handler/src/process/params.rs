@@ -85,6 +85,16 @@ impl<'a> Params<'a> {
         self.int(name, raw, range)
     }
 
+    /// Whether the action was given no parameter at all.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty() && self.bare.is_empty()
+    }
+
+    /// Whether the action was given a bare value.
+    pub fn has_bare(&self) -> bool {
+        !self.bare.is_empty()
+    }
+
     pub fn take_bare(&mut self, name: &str) -> Result<&'a str> {
         if self.bare.len() != 1 {
             return Err(self.err(format!("expects exactly one value ({name})")));

@@ -1,6 +1,6 @@
 //! `image/resize,w_200/quality,q_50` → [`Plan`]. Pure: no I/O, every failure a 400.
 
-use super::{params::Params, Plan, ACTIONS};
+use super::{params::Params, Answer, Plan, ACTIONS};
 use crate::error::{ProcessError, Result};
 
 /// Most actions in one process. OSS caps the length of `x-oss-process` without saying
@@ -10,23 +10,26 @@ pub const MAX_ACTIONS: usize = 32;
 /// Most image watermarks in one process, as OSS allows (its error 0040-00000026).
 pub const MAX_WATERMARK_IMAGES: usize = 3;
 
-/// Parses a process string that starts with `image/` (styles are resolved before this).
+/// Parses a process string whose first segment is `image` (styles are resolved before
+/// this). Empty segments are ignored anywhere, as the seed system and OSS do; `image`
+/// alone names no action and answers the original.
 pub fn parse(process: &str) -> Result<Plan> {
-    let body = process.strip_prefix("image/").ok_or_else(|| {
-        ProcessError::invalid(format!(
+    let mut segments = process.split('/').filter(|s| !s.is_empty());
+    if segments.next() != Some("image") {
+        return Err(ProcessError::invalid(format!(
             "the process must start with \"image/\" or \"style/\", got \"{}\"",
             truncate(process)
-        ))
-    })?;
-    let segments: Vec<&str> = body.split('/').filter(|s| !s.is_empty()).collect();
+        )));
+    }
+    let segments: Vec<&str> = segments.collect();
+    if segments.is_empty() {
+        return Ok(Plan { answer: Answer::Original, ..Plan::default() });
+    }
     if segments.len() > MAX_ACTIONS {
         return Err(ProcessError::invalid(format!(
             "the process has {} actions; the limit is {MAX_ACTIONS}",
             segments.len()
         )));
-    }
-    if segments.is_empty() {
-        return Err(ProcessError::invalid("the process names no action"));
     }
     let mut plan = Plan::default();
     for segment in segments {
@@ -83,6 +86,20 @@ mod tests {
         assert_eq!(parse("image/info/average-hue").unwrap().answer, Answer::Info);
         assert_eq!(parse("image/average-hue/info").unwrap().answer, Answer::Info);
         assert_eq!(parse("image/average-hue").unwrap().answer, Answer::AverageHue);
+    }
+
+    #[test]
+    fn empty_segments_are_ignored_and_image_alone_is_the_original() {
+        let plan = parse("//image/resize,w_100//quality,q_1//").unwrap();
+        assert_eq!(plan.steps.iter().map(Step::name).collect::<Vec<_>>(), ["resize"]);
+        assert_eq!(plan.output.quality, Some(Quality::Relative(1)));
+        for original in ["image", "image/", "/image//"] {
+            assert_eq!(parse(original).unwrap().answer, Answer::Original, "{original}");
+        }
+        // Naming any action, even one that decides nothing visible, is not the original.
+        assert_eq!(parse("image/strip-metadata").unwrap().answer, Answer::Image);
+        assert!(parse("imagex/resize,w_1").is_err());
+        assert!(parse("").is_err());
     }
 
     #[test]

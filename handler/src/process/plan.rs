@@ -54,6 +54,8 @@ pub enum Quality {
 /// (made from the header, before any step) wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Answer {
+    /// The source as it is: the process (`image` alone) names no action.
+    Original,
     /// The processed image.
     Image,
     /// `average-hue`: the mean colour after the steps, as JSON.

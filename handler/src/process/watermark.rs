@@ -4,8 +4,8 @@
 use super::crop::Gravity;
 use super::rotate::rotate_any;
 use super::{params::Params, Footprint, PixelStep, Step, StepContext};
-use crate::picture::Picture;
 use crate::error::{ProcessError, Result};
+use crate::picture::Picture;
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use image::{DynamicImage, Rgba, RgbaImage};
 

@@ -290,9 +290,10 @@ impl Handler {
         within(deadline, work).await?
     }
 
-    /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP.
+    /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP for an
+    /// image answer (the original and JSON answers do not depend on it).
     fn negotiate(&self, plan: &Plan, headers: &HeaderMap) -> Option<Format> {
-        if !self.options.auto_format || plan.output.format.is_some() || plan.answer == Answer::Info {
+        if !self.options.auto_format || plan.output.format.is_some() || plan.answer != Answer::Image {
             return None;
         }
         let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default();
