@@ -127,7 +127,6 @@ fn plan(stack_name: &str, st: &Stack, only: &[String]) -> Result<Vec<(Target, Va
 /// `imgh policy`: each bucket's policy document and, with a KMS key, the statement to merge
 /// into its key policy (only the statement: a key policy holding nothing else would lock
 /// the account out of the key). `--json`: one object keyed by bucket name or key ARN.
-/// `imgh policy`.
 #[derive(Debug, clap::Args)]
 pub struct Policy {
     /// Only this bucket (repeatable).
@@ -177,7 +176,7 @@ impl ApplyPolicy {
     }
 }
 
-/// `print` for a stack already described (deploy's last step).
+/// What `imgh policy` prints, for a stack already described (deploy's last step too).
 pub fn print_for(stack_name: &str, st: &Stack, only: &[String], json: bool) -> Result<()> {
     let mut all = serde_json::Map::new();
     for (target, stmt) in plan(stack_name, st, only)? {

@@ -21,11 +21,11 @@ use crate::follow::{self, Outcome};
 use crate::{preflight, render, stack, ui};
 
 /// CloudFormation's limit for a template passed inline; larger ones go through S3.
-pub const INLINE_TEMPLATE_LIMIT: usize = 51_200;
+const INLINE_TEMPLATE_LIMIT: usize = 51_200;
 
 /// How to apply the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Method {
+enum Method {
     /// Create a change set, show it, confirm, execute.
     #[default]
     ChangeSet,
@@ -73,10 +73,10 @@ impl Deploy {
             let a = build::publish(aws, stack, t.variant, t.arch, &self.build, artifact_bucket).await?;
             use_artifact(&mut t, a);
         }
-        self.apply(aws, stack, &t, artifact_bucket).await
+        self.execute(aws, stack, &t, artifact_bucket).await
     }
 
-    async fn apply(
+    async fn execute(
         &self,
         aws: &Aws,
         stack_name: &str,
@@ -115,7 +115,7 @@ impl Deploy {
                         return crate::status::print_outputs(aws, stack_name, self.json).await;
                     }
                 };
-                follow::follow(aws, stack_name, started, total).await?
+                follow::until_done(aws, stack_name, started, total).await?
             }
             Method::Direct => {
                 match direct(aws, stack_name, &input, update).await {
@@ -126,7 +126,7 @@ impl Deploy {
                     }
                     Err(e) => return Err(rejected(e)),
                 }
-                follow::follow(aws, stack_name, started, resources).await?
+                follow::until_done(aws, stack_name, started, resources).await?
             }
         };
         finish(aws, stack_name, outcome, self.json).await
@@ -345,7 +345,7 @@ async fn finish(aws: &Aws, stack_name: &str, o: Outcome, json: bool) -> Result<(
 }
 
 /// Deploy-time checks of settings `render` can do without, made before a (long) build.
-pub fn check_parameters(t: &TemplateSettings) -> Result<()> {
+fn check_parameters(t: &TemplateSettings) -> Result<()> {
     match t.variant {
         Variant::Lambda if t.code_bucket.is_some() != t.code_key.is_some() => {
             bail!("--code-bucket and --code-key go together: pass both (an existing zip) or neither (imgh builds and uploads one)")
@@ -355,7 +355,7 @@ pub fn check_parameters(t: &TemplateSettings) -> Result<()> {
 }
 
 /// Whether the settings name no handler artifact, so deploy must build one.
-pub fn needs_artifact(t: &TemplateSettings) -> bool {
+fn needs_artifact(t: &TemplateSettings) -> bool {
     match t.variant {
         Variant::Lambda => t.code_bucket.is_none() || t.code_key.is_none(),
         Variant::Ecs => t.image_uri.is_none(),
@@ -363,7 +363,7 @@ pub fn needs_artifact(t: &TemplateSettings) -> bool {
 }
 
 /// Points the settings at a freshly built artifact.
-pub fn use_artifact(t: &mut TemplateSettings, a: Artifact) {
+fn use_artifact(t: &mut TemplateSettings, a: Artifact) {
     match a {
         Artifact::Lambda { code_bucket, code_key, .. } => {
             t.code_bucket = Some(code_bucket);

@@ -76,7 +76,7 @@ async fn destroy(
         .await
         .map(|r| r.stack_resources().len() as u64)
         .unwrap_or(0);
-    let outcome = follow::follow(aws, &stack_id, started, total).await?;
+    let outcome = follow::until_done(aws, &stack_id, started, total).await?;
     if !outcome.gone {
         follow::report_failure(stack_name, &outcome);
         return Err(ui::Exit(4, format!("deleting {stack_name} failed ({})", outcome.status)).into());

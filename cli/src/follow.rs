@@ -36,7 +36,7 @@ fn event_time(e: &StackEvent) -> Option<SystemTime> {
 
 /// Follows the stack's events from `since` until it leaves the *_IN_PROGRESS states,
 /// with a progress bar of resources done out of `total`.
-pub async fn follow(aws: &Aws, stack_name: &str, since: SystemTime, total: u64) -> Result<Outcome> {
+pub async fn until_done(aws: &Aws, stack_name: &str, since: SystemTime, total: u64) -> Result<Outcome> {
     // Events carry second precision; allow for clock skew between us and AWS.
     let since = since - Duration::from_secs(5);
     let bar =

@@ -53,9 +53,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve a folder (default: the bundled sample photos) with the image handler.
-    Serve(serve::ServeArgs),
+    Serve(serve::Serve),
     /// Sign a URL for a handler that requires signed URLs (IMGH_SIGNING_KEYS).
-    Sign(sign::SignArgs),
+    Sign(sign::Sign),
     /// Build the static handler and publish it: a Lambda zip in the artifact bucket, or an
     /// OCI image in the stack's ECR repository (no Docker needed).
     Build(build::Build),

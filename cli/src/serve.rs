@@ -21,7 +21,7 @@ const SAMPLES: &[(&str, &[u8])] = &[
 ];
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub struct Serve {
     /// Folder to serve; keys are paths below it. Default: the bundled sample photos.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -36,7 +36,7 @@ pub struct ServeArgs {
     styles: Option<PathBuf>,
 }
 
-impl ServeArgs {
+impl Serve {
     /// Serves until Ctrl-C, on a runtime whose idle threads give their memory back soon.
     pub fn run(self) -> anyhow::Result<()> {
         imgh_handler::alloc::configure();
@@ -48,7 +48,7 @@ impl ServeArgs {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: Serve) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "imgh_handler=info".into()),

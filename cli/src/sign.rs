@@ -6,7 +6,7 @@ use imgh_handler::guard::signature::SigningKeys;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, clap::Args)]
-pub struct SignArgs {
+pub struct Sign {
     /// The URL (or path) to sign, e.g. https://d1.cloudfront.net/a.jpg?x-oss-process=image/resize,w_200
     url: String,
     /// The signing key (the first of the handler's IMGH_SIGNING_KEYS).
@@ -17,30 +17,26 @@ pub struct SignArgs {
     expires_in: u64,
 }
 
-impl SignArgs {
+impl Sign {
     pub fn run(self) -> anyhow::Result<()> {
-        sign(self)
+        let (origin, rest) = split_origin(&self.url);
+        if !rest.starts_with('/') {
+            bail!("\"{}\" has no path: give a URL like https://host/key.jpg?x-oss-process=...", self.url);
+        }
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        let expires = (SystemTime::now() + Duration::from_secs(self.expires_in))
+            .duration_since(UNIX_EPOCH)
+            .context("the clock is before 1970")?
+            .as_secs();
+        let keys = SigningKeys::parse(&self.key);
+        let signed =
+            keys.sign(path, query, expires).map_err(|e| anyhow::anyhow!("cannot sign {}: {}", self.url, e.message))?;
+        println!("{origin}{signed}");
+        Ok(())
     }
-}
-
-fn sign(args: SignArgs) -> anyhow::Result<()> {
-    let (origin, rest) = split_origin(&args.url);
-    if !rest.starts_with('/') {
-        bail!("\"{}\" has no path: give a URL like https://host/key.jpg?x-oss-process=...", args.url);
-    }
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    let expires = (SystemTime::now() + Duration::from_secs(args.expires_in))
-        .duration_since(UNIX_EPOCH)
-        .context("the clock is before 1970")?
-        .as_secs();
-    let keys = SigningKeys::parse(&args.key);
-    let signed =
-        keys.sign(path, query, expires).map_err(|e| anyhow::anyhow!("cannot sign {}: {}", args.url, e.message))?;
-    println!("{origin}{signed}");
-    Ok(())
 }
 
 /// `https://host/a?b` → (`https://host`, `/a?b`); a bare path has no origin.

@@ -12,7 +12,7 @@ use imgh_handler::style::{is_valid_name, KEY_ATTRIBUTE as KEY, PROCESS_ATTRIBUTE
 use crate::aws::{Aws, SdkResultExt, Session};
 use crate::stack;
 
-async fn table(aws: &Aws, stack_name: &str) -> Result<String> {
+async fn table_name(aws: &Aws, stack_name: &str) -> Result<String> {
     let st = stack::require(aws, stack_name).await?;
     stack::outputs(&st).get("StyleConfig").cloned().with_context(|| {
         format!("stack {stack_name} has no StyleConfig output: is it an imgh stack, and is its deployment complete?")
@@ -72,7 +72,7 @@ fn check(name: &str, process: &str) -> Result<()> {
 async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Result<()> {
     let process = process.strip_prefix("x-oss-process=").unwrap_or(process);
     check(name, process)?;
-    let t = table(aws, stack_name).await?;
+    let t = table_name(aws, stack_name).await?;
     aws.ddb
         .put_item()
         .table_name(&t)
@@ -87,7 +87,7 @@ async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Result<(
 }
 
 async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<()> {
-    let t = table(aws, stack_name).await?;
+    let t = table_name(aws, stack_name).await?;
     let item = aws
         .ddb
         .get_item()
@@ -110,7 +110,7 @@ async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<()> 
 }
 
 async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
-    let t = table(aws, stack_name).await?;
+    let t = table_name(aws, stack_name).await?;
     let mut all = BTreeMap::new();
     let mut start = None;
     loop {
@@ -145,7 +145,7 @@ async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
 }
 
 async fn rm(aws: &Aws, stack_name: &str, name: &str) -> Result<()> {
-    let t = table(aws, stack_name).await?;
+    let t = table_name(aws, stack_name).await?;
     let out = aws
         .ddb
         .delete_item()

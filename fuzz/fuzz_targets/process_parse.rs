@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|text: &str| {
     for candidate in [text.to_string(), format!("image/{text}")] {
         match process::parse(&candidate) {
-            Ok(plan) => assert!(plan.steps.len() <= process::MAX_ACTIONS),
+            Ok(plan) => assert!(plan.steps.len() <= process::MAX_ACTIONS, "{candidate:?}"),
             Err(e) => assert_eq!(e.status, 400, "{candidate:?}: {e}"),
         }
     }

@@ -21,14 +21,14 @@ fn main() {
     };
     let iterations: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(20);
     let source = std::fs::read(file).expect("read the source image");
-    let actions = process::parse(process_text).expect("a valid process");
+    let plan = process::parse(process_text).expect("a valid process");
     let limits = Limits { max_source_bytes: u64::MAX, ..Limits::default() };
     let none = |_: &str| None;
     let mut out_len = 0;
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
-        let out = engine::process(&source, &actions, &limits, &none).expect("processing succeeds");
+        let out = engine::process(&source, &plan, &limits, &none).expect("processing succeeds");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         out_len = out.body.len();
     }

@@ -314,10 +314,10 @@ fn image_watermark_uses_the_fetched_object() {
     let logo = sample(PNG);
     // base64url("logo.png?x-oss-process=image/resize,P_20")
     let spec = "bG9nby5wbmc_eC1vc3MtcHJvY2Vzcz1pbWFnZS9yZXNpemUsUF8yMA";
-    let actions =
+    let plan =
         imgh_handler::process::parse(&format!("image/resize,w_400/watermark,image_{spec},g_nw,x_0,y_0")).unwrap();
     let assets = |k: &str| (k == "logo.png").then_some(logo.as_slice());
-    let out = imgh_handler::engine::process(&src, &actions, &Default::default(), &assets).unwrap();
+    let out = imgh_handler::engine::process(&src, &plan, &Default::default(), &assets).unwrap();
     let with = decode(&out);
     let without = decode(&run(&src, "image/resize,w_400"));
     // The logo (20 % of 400 = 80 px wide) changes the top-left, not the far corner.
@@ -327,7 +327,7 @@ fn image_watermark_uses_the_fetched_object() {
     };
     assert!((20..60).map(|i| diff(i, 30)).sum::<u32>() > 200);
     assert!((300..340).map(|i| diff(i, 200)).sum::<u32>() < 200);
-    let missing = imgh_handler::engine::process(&src, &actions, &Default::default(), &|_| None).unwrap_err();
+    let missing = imgh_handler::engine::process(&src, &plan, &Default::default(), &|_| None).unwrap_err();
     assert_eq!(missing.status, 400);
 }
 

@@ -49,16 +49,16 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 const MB: u64 = 1024 * 1024;
-/// What a request holds besides bitmaps: the parsed actions, codec tables, small buffers.
+/// What a request holds besides bitmaps: the parsed plan, codec tables, small buffers.
 const SLACK: u64 = 4 * MB;
 
 /// Runs `process` on `source` and returns the status (200 or the error's) and the most
 /// bytes held at once beyond what was live before.
 fn peak_of(source: &[u8], process: &str, limits: &Limits, assets: engine::Assets) -> (u16, u64) {
-    let actions = process::parse(process).map_err(|e| format!("{process}: {e}")).unwrap();
+    let plan = process::parse(process).map_err(|e| format!("{process}: {e}")).unwrap();
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
-    let status = match engine::process(source, &actions, limits, assets) {
+    let status = match engine::process(source, &plan, limits, assets) {
         Ok(out) => {
             assert!(!out.body.is_empty());
             200

@@ -1,6 +1,6 @@
 //! `circle`: keep a centred disc; outside it is transparent, or white for JPEG output.
 
-use super::{cost::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
+use super::{footprint::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
 use crate::picture::Picture;
 use image::{DynamicImage, Rgba, RgbaImage};

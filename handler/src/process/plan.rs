@@ -32,7 +32,8 @@ impl Plan {
     }
 }
 
-/// The encode settings; for each, the last action that names it wins.
+/// How the source is decoded and the result encoded. For format, quality and interlace the
+/// last action that names one wins; `auto-orient,0` anywhere turns orientation off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Output {
     pub format: Option<Format>,

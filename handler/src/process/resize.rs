@@ -1,6 +1,6 @@
 //! `resize`: scale by width/height, long/short side or percent, in five modes.
 
-use super::{cost::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
+use super::{footprint::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
 use crate::error::{ProcessError, Result};
 use crate::picture::Picture;
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};

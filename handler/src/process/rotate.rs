@@ -1,6 +1,6 @@
 //! `rotate,N`: clockwise by N degrees; the canvas grows to the bounding box, filled white.
 
-use super::{cost::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
+use super::{footprint::rgba_bytes, params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
 use crate::picture::Picture;
 use image::{DynamicImage, Rgba, RgbaImage};

@@ -3,7 +3,7 @@
 
 use super::crop::Gravity;
 use super::rotate::rotate_any;
-use super::{params::Params, Footprint, PixelStep, Step, StepContext};
+use super::{footprint::rgba_bytes, params::Params, Footprint, PixelStep, Step, StepContext};
 use crate::error::{ProcessError, Result};
 use crate::picture::Picture;
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
@@ -152,8 +152,8 @@ impl Watermark {
                 let (w, h) = text.size;
                 let turn = super::rotate::Rotate(*rotate);
                 let (rw, rh) = turn.output_size(w, h);
-                let turned = if turn.0 % 360 == 0 { 0 } else { super::cost::rgba_bytes(rw, rh) };
-                ctx.limits.check_working_set("watermark", ctx.held + super::cost::rgba_bytes(w, h) + turned)?;
+                let turned = if turn.0 % 360 == 0 { 0 } else { rgba_bytes(rw, rh) };
+                ctx.limits.check_working_set("watermark", ctx.held + rgba_bytes(w, h) + turned)?;
                 let img = text.draw(*color, *shadow);
                 Ok(if turned == 0 { img } else { rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0])) })
             }
@@ -162,7 +162,9 @@ impl Watermark {
                     ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist or is not an image"))
                 })??;
                 if let Some(p) = process {
-                    for step in super::parse(p)?.steps.iter().filter(|s| !matches!(s, Step::Watermark(_))) {
+                    // A mark is one still frame, and is not marked itself.
+                    let own = |s: &&Step| !matches!(s, Step::Watermark(_) | Step::Cgif(_));
+                    for step in super::parse(p)?.steps.iter().filter(own) {
                         step.apply(&mut pic, ctx)?;
                     }
                 }
@@ -170,7 +172,7 @@ impl Watermark {
                     let w = (main_width * p / 100).max(1);
                     let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1) as u32;
                     let one = Picture::still(pic.frames.swap_remove(0));
-                    let scratch = super::cost::rgba_bytes(w, one.height());
+                    let scratch = rgba_bytes(w, one.height());
                     ctx.reserve("watermark: image", &one, Footprint { out: (w, h), scratch })?;
                     pic = Picture::still(super::resize::resample(one.frames.into_iter().next().unwrap(), w, h)?);
                 }

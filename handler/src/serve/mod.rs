@@ -145,8 +145,14 @@ impl Handler {
         if req.method != "GET" && req.method != "HEAD" {
             return Err(ProcessError::new(405, "MethodNotAllowed", "only GET, HEAD and OPTIONS are served"));
         }
+        // Signatures guard processing: a request naming a process in its query is checked
+        // before anything else, the bucket included.
+        let query_process = request::process_param(req.query).is_some();
+        if query_process {
+            self.check_signature(req)?;
+        }
         let store = self.store_for(req.headers)?;
-        let Resolved { key, process } = self.resolve(req).await?;
+        let Resolved { key, process } = self.resolve(req, query_process).await?;
         // No process: the original. Behind CloudFront only `key!name` requests get here
         // without one (the router cannot know whether the style exists; when it does not,
         // the `!` is part of the key); everything else unprocessed is read from S3 directly.
@@ -192,17 +198,12 @@ impl Handler {
         Ok(self.ok(body, content_type, etag, source.last_modified))
     }
 
-    /// The key and process a request names, once its signature holds. A request naming a
-    /// process is checked before anything else; one whose only process is a key suffix
-    /// (`key@!name`, `key!name`) once the suffix resolved to a style: an original
-    /// (`wow!.jpg`) is served as S3 would serve it.
-    async fn resolve(&self, req: &Incoming<'_>) -> Result<Resolved> {
-        let query_process = request::process_param(req.query).is_some();
-        if query_process {
-            self.check_signature(req)?;
-        }
+    /// The key and process a request names. A process named only by a key suffix
+    /// (`key@!name`, `key!name`) needs a signature too, checked once the suffix resolved to
+    /// a style: an original (`wow!.jpg`) is served as S3 would serve it.
+    async fn resolve(&self, req: &Incoming<'_>, signature_checked: bool) -> Result<Resolved> {
         let resolved = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
-        if resolved.process.is_some() && !query_process {
+        if resolved.process.is_some() && !signature_checked {
             self.check_signature(req)?;
         }
         Ok(resolved)
@@ -415,10 +416,10 @@ enum Fetched {
     Cached(Reply),
 }
 
-/// The health check: `GET /`, the empty key, which no stored object can have (so the
+/// The health check: `GET /` (or `HEAD`), the empty key, which no stored object can have (so the
 /// route takes no key from the key space). Load balancers and `imgh serve` users call it.
 fn is_health_check(req: &Incoming<'_>) -> bool {
-    req.path == "/" && req.method == "GET" && request::process_param(req.query).is_none()
+    req.path == "/" && matches!(req.method, "GET" | "HEAD") && request::process_param(req.query).is_none()
 }
 
 /// A slot among the admitted requests, released on drop.

@@ -14,8 +14,8 @@ pub fn sample(name: &str) -> Vec<u8> {
 }
 
 pub fn run_with(source: &[u8], process_text: &str, limits: &Limits) -> Result<Processed, ProcessError> {
-    let actions = process::parse(process_text)?;
-    engine::process(source, &actions, limits, &|_| None)
+    let plan = process::parse(process_text)?;
+    engine::process(source, &plan, limits, &|_| None)
 }
 
 pub fn run(source: &[u8], process_text: &str) -> Processed {

@@ -7,20 +7,20 @@
 /// name → parser table.
 macro_rules! actions {
     (
-        steps { $($step:literal => $smod:ident :: $ty:ident,)* }
-        settings { $($setting:literal => $omod:ident,)* }
+        steps { $($step:literal => $step_mod:ident :: $ty:ident,)* }
+        settings { $($setting:literal => $setting_mod:ident,)* }
     ) => {
-        $(mod $smod;)*
-        $(mod $omod;)*
+        $(mod $step_mod;)*
+        $(mod $setting_mod;)*
 
         /// One pixel step of a plan, with validated parameters.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Step {
-            $($ty($smod::$ty),)*
+            $($ty($step_mod::$ty),)*
         }
 
-        $(impl From<$smod::$ty> for Step {
-            fn from(s: $smod::$ty) -> Self {
+        $(impl From<$step_mod::$ty> for Step {
+            fn from(s: $step_mod::$ty) -> Self {
                 Step::$ty(s)
             }
         })*
@@ -48,12 +48,12 @@ macro_rules! actions {
 
         /// Action names → parsers.
         const ACTIONS: &[(&str, ParseFn)] = &[
-            $(($step, parse_step::<$smod::$ty>),)*
-            $(($setting, $omod::parse),)*
+            $(($step, parse_step::<$step_mod::$ty>),)*
+            $(($setting, $setting_mod::parse),)*
         ];
 
         /// The action modules the table declares.
         #[cfg(test)]
-        const ACTION_MODULES: &[&str] = &[$(stringify!($smod),)* $(stringify!($omod),)*];
+        const ACTION_MODULES: &[&str] = &[$(stringify!($step_mod),)* $(stringify!($setting_mod),)*];
     };
 }
