@@ -332,6 +332,43 @@ fn image_watermark_uses_the_fetched_object() {
 }
 
 #[test]
+fn mixed_watermark_sets_image_and_text_side_by_side() {
+    let main = to_png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(400, 300, Rgb([255, 255, 255]))));
+    let logo = to_png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(40, 20, Rgb([255, 0, 0]))));
+    let assets = |k: &str| (k == "logo.png").then_some(logo.as_slice());
+    // image_ = base64url("logo.png"), text_ = base64url("Hi"), 60 px: taller than the logo.
+    let mark = |extra: &str| {
+        let process = format!("image/watermark,image_bG9nby5wbmc,text_SGk,size_60,g_nw,x_0,y_0{extra}/format,png");
+        let plan = imgh_handler::process::parse(&process).unwrap();
+        decode(&imgh_handler::engine::process(&main, &plan, &Default::default(), &assets).unwrap())
+    };
+    let red = |img: &DynamicImage, x: u32, y: u32| rgba(img, x, y) == [255, 0, 0, 255];
+    let ink = |img: &DynamicImage, xs: std::ops::Range<u32>| {
+        xs.into_iter().any(|x| (0..90).any(|y| rgba(img, x, y)[0] < 100))
+    };
+    // order_0 (the default): the image on the left, top-aligned, the text right after it.
+    let plain = mark("");
+    assert!(red(&plain, 1, 1) && red(&plain, 38, 18) && !red(&plain, 1, 21) && !red(&plain, 41, 1));
+    assert!(ink(&plain, 40..120));
+    // interval_50: 50 px of nothing between them.
+    let spaced = mark(",interval_50");
+    assert!(red(&spaced, 1, 1) && !ink(&spaced, 40..90) && ink(&spaced, 90..170));
+    // order_1: the text first, the image after it.
+    let text_first = mark(",order_1");
+    assert!(!red(&text_first, 1, 1) && ink(&text_first, 0..40));
+    assert!((20..300).any(|x| red(&text_first, x, 1)));
+    // align_2: the shorter part (the logo) sits at the bottom of the taller (the text).
+    let bottom = mark(",align_2");
+    assert!(!red(&bottom, 1, 1) && (21..120).any(|y| red(&bottom, 1, y)));
+    let centre = mark(",align_1");
+    let first_red = |img: &DynamicImage| (0..120).find(|&y| red(img, 1, y)).unwrap();
+    assert!(0 < first_red(&centre) && first_red(&centre) < first_red(&bottom));
+    // Without the image object, a mixed mark is a 400 like an image mark.
+    let plan = imgh_handler::process::parse("image/watermark,image_bG9nby5wbmc,text_SGk").unwrap();
+    assert_eq!(imgh_handler::engine::process(&main, &plan, &Default::default(), &|_| None).unwrap_err().status, 400);
+}
+
+#[test]
 fn average_hue_is_the_mean_colour() {
     let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, Rgb([0x20, 0x80, 0xC0])));
     let out = run(&to_png(&img), "image/average-hue");

@@ -171,6 +171,8 @@ fn watermark_images_count_with_the_picture_they_mark() {
     let cases: Vec<(&[u8], String)> = vec![
         (&photo, format!("image/resize,w_3000,limit_0/watermark,image_{key}")),
         (&photo, format!("image/resize,w_3000,limit_0/watermark,image_{with_process}")),
+        // A mixed mark holds the text, the image and the canvas they are set side by side on.
+        (&photo, format!("image/resize,w_3000,limit_0/watermark,image_{key},text_{},size_1000", b64("Wide text"))),
     ];
     for mb in [40, 64, 100] {
         check(&cases, &budget(mb), &assets);

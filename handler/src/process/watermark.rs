@@ -1,5 +1,6 @@
-//! `watermark`: text (with the bundled font) or another stored image, placed by gravity
-//! and offset, at an opacity, optionally tiled.
+//! `watermark`: text (with the bundled font), another stored image, or both side by side
+//! (OSS's mixed mark: `order`, `align`, `interval`), placed by gravity and offset, at an
+//! opacity, optionally tiled.
 
 use super::crop::Gravity;
 use super::rotate::rotate_any;
@@ -17,20 +18,38 @@ pub const MAX_TEXT_CHARS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mark {
-    Text {
-        text: String,
-        color: [u8; 3],
-        size: u32,
-        shadow: u32,
-        rotate: u32,
-        fill: bool,
+    Text(TextMark),
+    Image(ImageMark),
+    /// Text and image in one mark, side by side.
+    Mixed {
+        text: TextMark,
+        image: ImageMark,
+        /// `order,1`: the text on the left (`order,0`, the default: the image).
+        text_first: bool,
+        /// `align`: 0 top, 1 centre, 2 bottom, of the shorter part against the taller.
+        align: u32,
+        /// `interval`: pixels between the two.
+        interval: u32,
     },
-    /// A stored object, with its own optional process and `P` (percent of the main image).
-    Image {
-        key: String,
-        process: Option<String>,
-        percent: Option<u32>,
-    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMark {
+    pub text: String,
+    pub color: [u8; 3],
+    pub size: u32,
+    pub shadow: u32,
+    pub rotate: u32,
+    /// Tile the mark over the whole picture.
+    pub fill: bool,
+}
+
+/// A stored object, with its own optional process and `P` (percent of the main image).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageMark {
+    pub key: String,
+    pub process: Option<String>,
+    pub percent: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,13 +77,19 @@ impl PixelStep for Watermark {
         let shadow = p.take_u32("shadow", 0..=100)?.unwrap_or(0);
         let rotate = p.take_u32("rotate", 0..=360)?.unwrap_or(0);
         let fill = p.take_flag("fill")?.unwrap_or(false);
+        let text_first = p.take_u32("order", 0..=1)?.unwrap_or(0) == 1;
+        let align = p.take_u32("align", 0..=2)?.unwrap_or(0);
+        let interval = p.take_u32("interval", 0..=1000)?.unwrap_or(0);
         if text.as_ref().is_some_and(|t| t.chars().count() > MAX_TEXT_CHARS) {
             return Err(p.err(format!("text must be at most {MAX_TEXT_CHARS} characters once decoded")));
         }
+        let text = text.filter(|t| !t.is_empty()).map(|text| TextMark { text, color, size, shadow, rotate, fill });
+        let image = image.map(|spec| image_mark(&spec).map_err(|m| p.err(m))).transpose()?;
         let mark = match (text, image) {
-            (Some(text), None) if !text.is_empty() => Mark::Text { text, color, size, shadow, rotate, fill },
-            (None, Some(spec)) => image_mark(&spec).map_err(|m| p.err(m))?,
-            _ => return Err(p.err("needs exactly one of text or image (URL-safe base64)")),
+            (Some(text), None) => Mark::Text(text),
+            (None, Some(image)) => Mark::Image(image),
+            (Some(text), Some(image)) => Mark::Mixed { text, image, text_first, align, interval },
+            (None, None) => return Err(p.err("needs text, image or both (URL-safe base64)")),
         };
         Ok(Watermark { mark, opacity, g, x, y, voffset })
     }
@@ -82,7 +107,10 @@ impl PixelStep for Watermark {
                 px.0[3] = (px.0[3] as u32 * self.opacity / 100) as u8;
             }
         }
-        let tile = matches!(self.mark, Mark::Text { fill: true, .. });
+        let tile = match &self.mark {
+            Mark::Text(t) | Mark::Mixed { text: t, .. } => t.fill,
+            Mark::Image(_) => false,
+        };
         let single = self.position(w, h, &mark);
         pic.map(|mut f| {
             if tile {
@@ -99,7 +127,7 @@ impl PixelStep for Watermark {
 }
 
 /// `logo.png?x-oss-process=image/resize,P_20` → key, process without `P`, and `P`.
-fn image_mark(spec: &str) -> std::result::Result<Mark, String> {
+fn image_mark(spec: &str) -> std::result::Result<ImageMark, String> {
     let (key, process) = match spec.split_once("?x-oss-process=") {
         Some((k, p)) => (k, Some(p)),
         None => (spec, None),
@@ -131,15 +159,15 @@ fn image_mark(spec: &str) -> std::result::Result<Mark, String> {
     if let Some(p) = &process {
         super::parse(p).map_err(|e| format!("image process: {}", e.message))?;
     }
-    Ok(Mark::Image { key: key.to_string(), process, percent })
+    Ok(ImageMark { key: key.to_string(), process, percent })
 }
 
 impl Watermark {
     /// The key of the stored image this watermark needs fetched before processing.
     pub fn image_key(&self) -> Option<&str> {
         match &self.mark {
-            Mark::Image { key, .. } => Some(key),
-            Mark::Text { .. } => None,
+            Mark::Image(image) | Mark::Mixed { image, .. } => Some(&image.key),
+            Mark::Text(_) => None,
         }
     }
 
@@ -147,36 +175,26 @@ impl Watermark {
     /// before it is allocated. Its sides are not limited: it is clipped to the picture.
     fn render(&self, main_width: u32, ctx: &StepContext) -> Result<RgbaImage> {
         match &self.mark {
-            Mark::Text { text, color, size, shadow, rotate, .. } => {
-                let text = TextLine::lay_out(text, *size, *shadow);
-                let (w, h) = text.size;
-                let turn = super::rotate::Rotate(*rotate);
-                let (rw, rh) = turn.output_size(w, h);
-                let turned = if turn.0 % 360 == 0 { 0 } else { rgba_bytes(rw, rh) };
-                ctx.limits.check_working_set("watermark", ctx.held + rgba_bytes(w, h) + turned)?;
-                let img = text.draw(*color, *shadow);
-                Ok(if turned == 0 { img } else { rotate_any(&img, *rotate as f64, Rgba([0, 0, 0, 0])) })
-            }
-            Mark::Image { key, process, percent } => {
-                let mut pic = (ctx.watermarks)(key, ctx.held).ok_or_else(|| {
-                    ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist or is not an image"))
-                })??;
-                if let Some(p) = process {
-                    // A mark is one still frame, and is not marked itself.
-                    let own = |s: &&Step| !matches!(s, Step::Watermark(_) | Step::Cgif(_));
-                    for step in super::parse(p)?.steps.iter().filter(own) {
-                        step.apply(&mut pic, ctx)?;
-                    }
-                }
-                if let Some(p) = percent {
-                    let w = (main_width * p / 100).max(1);
-                    let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1) as u32;
-                    let one = Picture::still(pic.frames.swap_remove(0));
-                    let scratch = rgba_bytes(w, one.height());
-                    ctx.reserve("watermark: image", &one, Footprint { out: (w, h), scratch })?;
-                    pic = Picture::still(super::resize::resample(one.frames.into_iter().next().unwrap(), w, h)?);
-                }
-                Ok(pic.frames.swap_remove(0).into_rgba8())
+            Mark::Text(text) => text.render(ctx),
+            Mark::Image(image) => image.render(main_width, ctx),
+            Mark::Mixed { text, image, text_first, align, interval } => {
+                let text = text.render(ctx)?;
+                let held = StepContext { held: ctx.held + rgba_bytes(text.width(), text.height()), ..*ctx };
+                let image = image.render(main_width, &held)?;
+                let (left, right) = if *text_first { (&text, &image) } else { (&image, &text) };
+                let w = left.width() + interval + right.width();
+                let h = left.height().max(right.height());
+                let parts = rgba_bytes(text.width(), text.height()) + rgba_bytes(image.width(), image.height());
+                ctx.limits.check_working_set("watermark", ctx.held + parts + rgba_bytes(w, h))?;
+                let mut mark = RgbaImage::new(w, h);
+                let top = |part: &RgbaImage| match align {
+                    0 => 0,
+                    1 => (h - part.height()) / 2,
+                    _ => h - part.height(),
+                };
+                image::imageops::overlay(&mut mark, left, 0, top(left) as i64);
+                image::imageops::overlay(&mut mark, right, (left.width() + interval) as i64, top(right) as i64);
+                Ok(mark)
             }
         }
     }
@@ -197,6 +215,47 @@ impl Watermark {
             _ => h - mh - y,
         };
         (px, py)
+    }
+}
+
+impl TextMark {
+    /// The text laid out, drawn and turned, each canvas checked before it is allocated.
+    fn render(&self, ctx: &StepContext) -> Result<RgbaImage> {
+        let text = TextLine::lay_out(&self.text, self.size, self.shadow);
+        let (w, h) = text.size;
+        let turn = super::rotate::Rotate(self.rotate);
+        let (rw, rh) = turn.output_size(w, h);
+        let turned = if turn.0 % 360 == 0 { 0 } else { rgba_bytes(rw, rh) };
+        ctx.limits.check_working_set("watermark", ctx.held + rgba_bytes(w, h) + turned)?;
+        let img = text.draw(self.color, self.shadow);
+        Ok(if turned == 0 { img } else { rotate_any(&img, self.rotate as f64, Rgba([0, 0, 0, 0])) })
+    }
+}
+
+impl ImageMark {
+    /// The stored image, decoded within the budget left, its own process applied, scaled
+    /// to `P` percent of the main picture's width.
+    fn render(&self, main_width: u32, ctx: &StepContext) -> Result<RgbaImage> {
+        let key = &self.key;
+        let mut pic = (ctx.watermarks)(key, ctx.held).ok_or_else(|| {
+            ProcessError::invalid(format!("watermark: the image \"{key}\" does not exist or is not an image"))
+        })??;
+        if let Some(p) = &self.process {
+            // A mark is one still frame, and is not marked itself.
+            let own = |s: &&Step| !matches!(s, Step::Watermark(_) | Step::Cgif(_));
+            for step in super::parse(p)?.steps.iter().filter(own) {
+                step.apply(&mut pic, ctx)?;
+            }
+        }
+        if let Some(p) = self.percent {
+            let w = (main_width * p / 100).max(1);
+            let h = ((pic.height() as u64 * w as u64) / pic.width().max(1) as u64).max(1) as u32;
+            let mut one = Picture::still(pic.frames.swap_remove(0));
+            let scratch = rgba_bytes(w, one.height());
+            ctx.reserve("watermark: image", &one, Footprint { out: (w, h), scratch })?;
+            pic = Picture::still(super::resize::resample(one.frames.swap_remove(0), w, h)?);
+        }
+        Ok(pic.frames.swap_remove(0).into_rgba8())
     }
 }
 
@@ -318,12 +377,9 @@ mod tests {
     #[test]
     fn image_spec_splits_out_percent() {
         let m = image_mark("logo.png?x-oss-process=image/resize,P_20").unwrap();
-        assert_eq!(m, Mark::Image { key: "logo.png".into(), process: None, percent: Some(20) });
+        assert_eq!(m, ImageMark { key: "logo.png".into(), process: None, percent: Some(20) });
         let m = image_mark("logo.png?x-oss-process=image/resize,P_20/rotate,90").unwrap();
-        assert_eq!(
-            m,
-            Mark::Image { key: "logo.png".into(), process: Some("image/rotate,90".into()), percent: Some(20) }
-        );
+        assert_eq!(m, ImageMark { key: "logo.png".into(), process: Some("image/rotate,90".into()), percent: Some(20) });
     }
 
     #[test]
