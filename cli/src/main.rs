@@ -14,6 +14,7 @@ mod follow;
 mod init;
 mod policy;
 mod preflight;
+mod process;
 mod render;
 mod serve;
 mod sign;
@@ -65,6 +66,9 @@ enum Command {
     /// existing artifact), render, create a change set, show it, confirm, execute, follow,
     /// print the outputs.
     Deploy(deploy::Deploy),
+    /// Run the image engine on local files or S3 objects: one, or every object under a
+    /// prefix (resumable), with no stack needed.
+    Process(process::Process),
     /// Print the stack's outputs.
     Outputs(status::Outputs),
     /// Print the stack's status and the buckets it serves.
@@ -98,6 +102,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sign(c) => c.run(),
         Command::Render(c) => c.run(global),
         Command::Init => init::run(global),
+        Command::Process(c) => c.run(global),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "imgh", &mut std::io::stdout());
             Ok(())

@@ -12,19 +12,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{imgh, moto_url, run_expect, scratch, stdout};
+use common::{imgh, moto_url, run_expect, s3, scratch, stdout};
 use serde_json::{json, Value};
-
-fn s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
 
 async fn get_policy(c: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
     c.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy().map(str::to_string))

@@ -33,6 +33,18 @@ pub fn moto_url() -> Option<String> {
     required_env("IMGH_TEST_MOTO_URL", "a running moto_server")
 }
 
+/// An S3 client for the emulator at `endpoint`, with the dummy credentials `imgh` gets.
+pub fn s3(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
 pub fn cfn_lint() -> Option<String> {
     required_env("IMGH_TEST_CFN_LINT", "the cfn-lint executable")
 }
