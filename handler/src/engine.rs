@@ -89,12 +89,19 @@ pub fn process(source: &[u8], plan: &Plan, limits: &Limits, assets: Assets) -> R
     let encoding = codec::encoder_bytes(format, pic.width(), pic.height(), pic.frames.len());
     limits.check_working_set(&format!("encoding {}", format.name()), pic.bytes() + encoding)?;
 
+    // OSS: `q` is relative to a JPEG source's quality (absolute otherwise); `Q` never goes
+    // above the source's quality, which imgh can compare only JPEG to JPEG (so WebP's
+    // `Q_100` still means lossless).
+    let source_quality = || (header.format == Format::Jpeg).then(|| codec::estimated_jpeg_quality(source)).flatten();
     let quality = match out.quality {
         None => DEFAULT_QUALITY,
-        Some(Quality::Absolute(q)) => q,
-        Some(Quality::Relative(q)) => match codec::estimated_jpeg_quality(source) {
-            Some(src_q) if header.format == Format::Jpeg => ((src_q as u32 * q as u32 + 50) / 100).max(1) as u8,
+        Some(Quality::Absolute(q)) => match source_quality() {
+            Some(src_q) if format == Format::Jpeg => q.min(src_q),
             _ => q,
+        },
+        Some(Quality::Relative(q)) => match source_quality() {
+            Some(src_q) => ((src_q as u32 * q as u32 + 50) / 100).max(1) as u8,
+            None => q,
         },
     };
     let t = Instant::now();

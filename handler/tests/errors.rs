@@ -40,6 +40,11 @@ fn bad_process_strings_are_400_invalid_argument() {
         ("image/interlace,2", "interlace must be an integer in 0..=1"),
         ("image/watermark,text_@@@", "text must be URL-safe base64"),
         ("image/watermark,t_50", "needs text, image or both"),
+        // base64url("logo.png?x-oss-process=image/resize,P_200")
+        (
+            "image/watermark,image_bG9nby5wbmc_eC1vc3MtcHJvY2Vzcz1pbWFnZS9yZXNpemUsUF8yMDA",
+            "P must be an integer in 1..=100",
+        ),
         ("image/watermark,text_aGk,order_2", "order must be an integer in 0..=1"),
         ("image/watermark,text_aGk,interval_1001", "interval must be an integer in 0..=1000"),
         ("image/cgif", "needs s"),

@@ -192,6 +192,8 @@ fn quality_absolute_and_relative() {
     let q = |process: &str| imgh_handler::codec::estimated_jpeg_quality(&run(&src, process).body).unwrap();
     assert_eq!(q("image/resize,w_300"), 80);
     assert_eq!(q("image/resize,w_300/quality,Q_30"), 30);
+    // Q never raises a JPEG above its source's quality (85 here), as OSS documents.
+    assert_eq!(q("image/resize,w_300/quality,Q_95"), 85);
     assert_eq!(q("image/resize,w_300/quality,q_50"), 43); // 85 × 50 %
     let small = run(&src, "image/resize,w_300/quality,Q_20").body.len();
     let big = run(&src, "image/resize,w_300/quality,Q_95").body.len();

@@ -54,8 +54,9 @@ impl PixelStep for Crop {
         Ok(Crop {
             w: p.take_u32("w", 1..=16384)?,
             h: p.take_u32("h", 1..=16384)?,
-            x: p.take_u32("x", 0..=16384)?.unwrap_or(0),
-            y: p.take_u32("y", 0..=16384)?.unwrap_or(0),
+            // Up to the widest source taken (OSS: up to the image's edge).
+            x: p.take_u32("x", 0..=30000)?.unwrap_or(0),
+            y: p.take_u32("y", 0..=30000)?.unwrap_or(0),
             g: Gravity::take(p)?.unwrap_or(Gravity::NW),
         })
     }

@@ -1,4 +1,4 @@
-//! `interlace,0|1`: progressive JPEG (or interlaced PNG/GIF where the encoder offers it).
+//! `interlace,0|1`: a progressive JPEG (other formats are written as they always are).
 
 use super::{params::Params, Plan};
 use crate::error::Result;

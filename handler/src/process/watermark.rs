@@ -136,6 +136,7 @@ fn image_mark(spec: &str) -> std::result::Result<ImageMark, String> {
         return Err("image names an empty key".into());
     }
     let mut percent = None;
+    let mut bad_percent = None;
     let process = process.map(|p| {
         p.split('/')
             .map(|seg| {
@@ -144,6 +145,7 @@ fn image_mark(spec: &str) -> std::result::Result<ImageMark, String> {
                     .filter(|part| match part.strip_prefix("P_") {
                         Some(v) => {
                             percent = v.parse::<u32>().ok().filter(|v| (1..=100).contains(v));
+                            bad_percent = percent.is_none().then(|| v.to_string());
                             false
                         }
                         None => true,
@@ -155,6 +157,9 @@ fn image_mark(spec: &str) -> std::result::Result<ImageMark, String> {
             .collect::<Vec<_>>()
             .join("/")
     });
+    if let Some(v) = bad_percent {
+        return Err(format!("image process: P must be an integer in 1..=100, got \"{v}\""));
+    }
     let process = process.filter(|p| !p.trim_start_matches("image").trim_matches('/').is_empty());
     if let Some(p) = &process {
         super::parse(p).map_err(|e| format!("image process: {}", e.message))?;
