@@ -4,8 +4,8 @@
 //! `imgh process --prefix s3://b/in/ --to s3://b/out/ PROCESS` does every object under a
 //! prefix, a few at once, under a progress bar: an output that exists already is skipped
 //! unless `--force`, so an interrupted run picks up where it stopped. A destination is
-//! never the source. Watermark images are read from beside the source: the same bucket, or
-//! the current directory for local files.
+//! never the source. Watermark images are read once a run, from beside the source: the
+//! same bucket, or the current directory for local files.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -75,10 +75,10 @@ impl Location {
     }
 
     async fn read(&self, aws: Option<&Aws>, max_bytes: u64) -> Result<Vec<u8>> {
-        let bytes = match (self, aws) {
-            (Location::File(p), _) => tokio::fs::read(p).await.with_context(|| format!("cannot read {self}"))?,
-            (Location::S3 { bucket, key }, Some(aws)) => {
-                let out = aws
+        let bytes = match self {
+            Location::File(p) => tokio::fs::read(p).await.with_context(|| format!("cannot read {self}"))?,
+            Location::S3 { bucket, key } => {
+                let out = connected(aws, self)?
                     .s3
                     .get_object()
                     .bucket(bucket)
@@ -92,31 +92,27 @@ impl Location {
                 }
                 out.body.collect().await.with_context(|| format!("cannot read {self}"))?.to_vec()
             }
-            (Location::S3 { .. }, None) => bail!("{self}: S3 needs AWS credentials and a region"),
         };
         Ok(bytes)
     }
 
     async fn exists(&self, aws: Option<&Aws>) -> Result<bool> {
-        match (self, aws) {
-            (Location::File(p), _) => Ok(p.exists()),
-            (Location::S3 { bucket, key }, Some(aws)) => {
-                match aws.s3.head_object().bucket(bucket).key(key).send().await {
+        match self {
+            Location::File(p) => Ok(p.exists()),
+            Location::S3 { bucket, key } => {
+                match connected(aws, self)?.s3.head_object().bucket(bucket).key(key).send().await {
                     Ok(_) => Ok(true),
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
                     Err(e) => Err(e).sdk().with_context(|| format!("cannot tell whether {self} exists")),
                 }
             }
-            (Location::S3 { .. }, None) => bail!("{self}: S3 needs AWS credentials and a region"),
         }
     }
 
     async fn write(&self, aws: Option<&Aws>, out: &Processed) -> Result<()> {
-        match (self, aws) {
-            (Location::File(p), _) => {
-                tokio::fs::write(p, &out.body).await.with_context(|| format!("cannot write {self}"))
-            }
-            (Location::S3 { bucket, key }, Some(aws)) => aws
+        match self {
+            Location::File(p) => tokio::fs::write(p, &out.body).await.with_context(|| format!("cannot write {self}")),
+            Location::S3 { bucket, key } => connected(aws, self)?
                 .s3
                 .put_object()
                 .bucket(bucket)
@@ -128,9 +124,13 @@ impl Location {
                 .sdk()
                 .map(|_| ())
                 .with_context(|| format!("cannot write {self}")),
-            (Location::S3 { .. }, None) => bail!("{self}: S3 needs AWS credentials and a region"),
         }
     }
+}
+
+/// The clients for an S3 location: `Process::run` connects whenever a location is on S3.
+fn connected<'a>(aws: Option<&'a Aws>, at: &Location) -> Result<&'a Aws> {
+    aws.with_context(|| format!("{at}: S3 needs AWS credentials and a region"))
 }
 
 impl std::fmt::Display for Location {
@@ -148,6 +148,25 @@ struct Job {
     dst: Location,
 }
 
+/// What every job of a run shares: the plan, and the watermark images it names, read once.
+struct Work {
+    plan: Plan,
+    assets: HashMap<String, Vec<u8>>,
+}
+
+impl Work {
+    /// Reads the watermark images from beside `source` (its bucket, or the current directory).
+    async fn prepare(aws: Option<&Aws>, plan: Plan, source: &Location) -> Result<Arc<Self>> {
+        let mut assets = HashMap::new();
+        for key in plan.watermark_keys() {
+            let bytes =
+                source.sibling(key).read(aws, Limits::default().max_source_bytes).await.context("watermark image")?;
+            assets.insert(key.to_string(), bytes);
+        }
+        Ok(Arc::new(Work { plan, assets }))
+    }
+}
+
 /// How one job ended.
 enum Done {
     Written { bytes_in: usize, bytes_out: usize },
@@ -159,15 +178,15 @@ impl Process {
         let process = self.process_text()?;
         let plan = oss::parse(process).map_err(|e| anyhow::anyhow!("process {process:?}: {}", e.message))?;
         let batch = self.prefix.is_some();
-        let needs_aws = batch || self.locations()?.iter().any(Location::is_s3);
-        if !needs_aws {
+        let locations = self.locations()?;
+        if !batch && !locations.iter().any(Location::is_s3) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            return rt.block_on(self.one(None, plan));
+            return rt.block_on(Self::one(None, plan, locations));
         }
         Session::run(global, |s| async move {
             match batch {
                 true => self.all(&s.aws, plan).await,
-                false => self.one(Some(&s.aws), plan).await,
+                false => Self::one(Some(&s.aws), plan, locations).await,
             }
         })
     }
@@ -190,13 +209,13 @@ impl Process {
     }
 
     /// SRC PROCESS DST.
-    async fn one(&self, aws: Option<&Aws>, plan: Plan) -> Result<()> {
-        let [src, dst] =
-            <[Location; 2]>::try_from(self.locations()?).map_err(|_| anyhow::anyhow!("give SRC PROCESS DST"))?;
+    async fn one(aws: Option<&Aws>, plan: Plan, locations: Vec<Location>) -> Result<()> {
+        let [src, dst] = <[Location; 2]>::try_from(locations).map_err(|_| anyhow::anyhow!("give SRC PROCESS DST"))?;
         if src == dst {
             bail!("{dst} is the source: write the result somewhere else");
         }
-        match run_job(aws, &Arc::new(plan), Job { src, dst: dst.clone() }, true).await? {
+        let work = Work::prepare(aws, plan, &src).await?;
+        match run_job(aws, &work, Job { src, dst: dst.clone() }, true).await? {
             Done::Written { bytes_in, bytes_out } => eprintln!("{dst}: {bytes_out} bytes (from {bytes_in})"),
             Done::Skipped => eprintln!("{dst} exists: left as it is"),
         }
@@ -219,7 +238,8 @@ impl Process {
         let keys: Vec<String> =
             keys.into_iter().filter(|k| !(bucket == to_bucket && k.starts_with(to_prefix.as_str()))).collect();
         let bar = ui::progress_bar(keys.len() as u64, "{spinner} {bar:30} {pos}/{len} objects  {wide_msg}");
-        let plan = Arc::new(plan);
+        let work =
+            Work::prepare(Some(aws), plan, &Location::S3 { bucket: bucket.clone(), key: prefix.clone() }).await?;
         let slots = Arc::new(tokio::sync::Semaphore::new(self.concurrency as usize));
         let mut jobs = tokio::task::JoinSet::new();
         for key in keys {
@@ -227,11 +247,11 @@ impl Process {
                 dst: Location::S3 { bucket: to_bucket.clone(), key: format!("{to_prefix}{}", &key[prefix.len()..]) },
                 src: Location::S3 { bucket: bucket.clone(), key },
             };
-            let (aws, plan, slots, force) = (aws.clone(), plan.clone(), slots.clone(), self.force);
+            let (aws, work, slots, force) = (aws.clone(), work.clone(), slots.clone(), self.force);
             jobs.spawn(async move {
                 let _slot = slots.acquire_owned().await;
                 let name = job.src.to_string();
-                (name, run_job(Some(&aws), &plan, job, force).await)
+                (name, run_job(Some(&aws), &work, job, force).await)
             });
         }
         let (mut written, mut skipped, mut bytes) = (0usize, 0usize, (0usize, 0usize));
@@ -298,24 +318,19 @@ async fn list(aws: &Aws, bucket: &str, prefix: &str) -> Result<Vec<String>> {
     }
 }
 
-/// Reads the source and its watermark images, runs the engine on the blocking pool, writes
-/// the result; skips when the destination exists and `force` is off.
-async fn run_job(aws: Option<&Aws>, plan: &Arc<Plan>, job: Job, force: bool) -> Result<Done> {
+/// Reads the source, runs the engine on the blocking pool, writes the result; skips when
+/// the destination exists and `force` is off.
+async fn run_job(aws: Option<&Aws>, work: &Arc<Work>, job: Job, force: bool) -> Result<Done> {
     if !force && job.dst.exists(aws).await? {
         return Ok(Done::Skipped);
     }
     let limits = Limits::default();
     let source = job.src.read(aws, limits.max_source_bytes).await?;
-    let mut assets = HashMap::new();
-    for key in plan.watermark_keys() {
-        let bytes = job.src.sibling(key).read(aws, limits.max_source_bytes).await.context("watermark image")?;
-        assets.insert(key.to_string(), bytes);
-    }
     let bytes_in = source.len();
-    let plan = plan.clone();
+    let work = work.clone();
     let out = tokio::task::spawn_blocking(move || {
-        let lookup = |k: &str| assets.get(k).map(Vec::as_slice);
-        engine::catch_panics(|| engine::process(&source, &plan, &limits, &lookup))
+        let lookup = |k: &str| work.assets.get(k).map(Vec::as_slice);
+        engine::catch_panics(|| engine::process(&source, &work.plan, &limits, &lookup))
     })
     .await
     .context("the engine stopped")?

@@ -19,6 +19,21 @@ fn processes_a_local_file() {
     let img = image::load_from_memory(&out).unwrap();
     assert_eq!((img.width(), img.height()), (200, 133));
 
+    // A watermark image is read from the current directory; a missing one is an error.
+    run_expect(
+        imgh(&dir, None).args([
+            "process",
+            "photo.jpg",
+            "image/resize,w_300/watermark,image_cGhvdG8uanBn",
+            "marked.jpg",
+        ]),
+        0,
+    );
+    assert_eq!(image::load_from_memory(&std::fs::read(dir.join("marked.jpg")).unwrap()).unwrap().width(), 300);
+    let missing =
+        run_expect(imgh(&dir, None).args(["process", "photo.jpg", "image/watermark,image_bm9wZS5wbmc", "m.jpg"]), 1);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("watermark image"));
+
     // Never onto the source; a bad process says what is wrong; a corrupt source is an error.
     let same = run_expect(imgh(&dir, None).args(["process", "photo.jpg", "image/resize,w_10", "photo.jpg"]), 1);
     assert!(String::from_utf8_lossy(&same.stderr).contains("is the source"));

@@ -95,10 +95,8 @@ pub fn process(source: &[u8], plan: &Plan, limits: &Limits, assets: Assets) -> R
     let source_quality = || (header.format == Format::Jpeg).then(|| codec::estimated_jpeg_quality(source)).flatten();
     let quality = match out.quality {
         None => DEFAULT_QUALITY,
-        Some(Quality::Absolute(q)) => match source_quality() {
-            Some(src_q) if format == Format::Jpeg => q.min(src_q),
-            _ => q,
-        },
+        Some(Quality::Absolute(q)) if format == Format::Jpeg => source_quality().map_or(q, |src_q| q.min(src_q)),
+        Some(Quality::Absolute(q)) => q,
         Some(Quality::Relative(q)) => match source_quality() {
             Some(src_q) => ((src_q as u32 * q as u32 + 50) / 100).max(1) as u8,
             None => q,

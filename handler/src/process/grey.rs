@@ -11,10 +11,7 @@ pub struct Grey(pub bool);
 
 impl PixelStep for Grey {
     fn parse(p: &mut Params) -> Result<Self> {
-        match p.has_bare() {
-            true => Ok(Grey(p.bare_int("grey", 0..=1)? == 1)),
-            false => Ok(Grey(true)),
-        }
+        Ok(Grey(!p.has_bare() || p.bare_int("grey", 0..=1)? == 1))
     }
 
     fn footprint(&self, pic: &Picture) -> Option<Footprint> {
