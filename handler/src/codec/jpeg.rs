@@ -56,9 +56,14 @@ pub fn decoded_bytes(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> u
 
 pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> Result<Picture> {
     let num = scale_numerator(header.width, header.height, min);
+    let trimmed = if num == 1 { without_unread_scans(data) } else { None };
     guarded("JPEG", || {
-        let mut d = Decompress::new_mem(data).map_err(|e| bad("JPEG", e))?;
+        let mut d = Decompress::new_mem(trimmed.as_deref().unwrap_or(data)).map_err(|e| bad("JPEG", e))?;
         d.scale(num);
+        if trimmed.is_some() {
+            // Smoothing would guess the dropped AC coefficients, which are never read.
+            d.do_block_smoothing(false);
+        }
         let img = match d.image().map_err(|e| bad("JPEG", e))? {
             mozjpeg::Format::RGB(s) => {
                 let (w, h, buf) = read_all(s)?;
@@ -81,6 +86,98 @@ pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> Result<P
         Ok(pic)
     })
 }
+
+/// A well-formed Huffman progressive JPEG without the scans a 1/8 decode never reads, so the
+/// pixels are the same and the entropy decoding of those scans is saved. A progressive AC
+/// scan covers one component and a band of coefficients; it is dropped when the component's
+/// inverse DCT reads none of them. libjpeg picks each component's IDCT size so that it
+/// needs no upsampling where it can (`jdmaster.c`): at 1/8 luma and any full-resolution
+/// component get the 1×1 IDCT, which reads the DC coefficient alone, so all their AC scans
+/// go; 4:2:0 chroma gets the 2×2 IDCT and keeps its scans. `None` when nothing is dropped,
+/// or for any other or unexpected file, which then goes to the decoder as it is.
+fn without_unread_scans(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() / 2);
+    out.extend_from_slice(data.get(..2).filter(|soi| *soi == [0xFF, 0xD8])?);
+    let mut components: Vec<(u8, u8)> = Vec::new(); // (id, IDCT size) from SOF2
+    let (mut i, mut dropped) = (2, false);
+    loop {
+        while data.get(i..i + 2) == Some(&[0xFF, 0xFF]) {
+            i += 1; // fill bytes before a marker
+        }
+        let &[0xFF, marker] = data.get(i..i + 2)? else { return None };
+        if marker == 0xD9 {
+            out.extend_from_slice(&data[i..i + 2]);
+            return dropped.then_some(out);
+        }
+        let len = u16::from_be_bytes([*data.get(i + 2)?, *data.get(i + 3)?]) as usize;
+        let end = i + 2 + len.max(2);
+        let segment = data.get(i..end)?;
+        match marker {
+            0xC2 => components = idct_sizes_at_one_eighth(segment.get(10..)?)?,
+            0x01 | 0xC0..=0xCF | 0xD0..=0xD8 if !matches!(marker, 0xC4 | 0xCC) => return None,
+            _ => {}
+        }
+        if marker != 0xDA {
+            out.extend_from_slice(segment);
+            i = end;
+            continue;
+        }
+        // A scan's entropy-coded data runs to the first marker other than a restart marker;
+        // 0xFF 0x00 is a stuffed 0xFF.
+        let scan_end = end
+            + memchr::memchr_iter(0xFF, &data[end..])
+                .find(|&j| !matches!(data.get(end + j + 1), Some(0x00 | 0xD0..=0xD7)))?;
+        let n = *segment.get(4)? as usize;
+        let (ids, ss, se) = (segment.get(5..5 + 2 * n)?, *segment.get(5 + 2 * n)?, *segment.get(6 + 2 * n)?);
+        let read = ids.chunks_exact(2).try_fold(false, |read, c| {
+            let &(_, size) = components.iter().find(|(id, _)| *id == c[0])?;
+            Some(read || reads_any(size, ss, se))
+        })?;
+        if read {
+            out.extend_from_slice(&data[i..scan_end]);
+        } else {
+            dropped = true;
+        }
+        i = scan_end;
+    }
+}
+
+/// Each component's (id, IDCT size) at 1/8, from SOF's component entries, as libjpeg
+/// chooses it: doubled from 1 while the component's sampling still divides the largest.
+fn idct_sizes_at_one_eighth(entries: &[u8]) -> Option<Vec<(u8, u8)>> {
+    let sampling: Vec<(u8, u32, u32)> =
+        entries.chunks_exact(3).map(|c| (c[0], (c[1] >> 4) as u32, (c[1] & 0x0F) as u32)).collect();
+    let hmax = sampling.iter().map(|c| c.1).max()?;
+    let vmax = sampling.iter().map(|c| c.2).max()?;
+    let sizes = sampling.iter().map(|&(id, h, v)| {
+        let mut size = 1;
+        while size < 8 && h > 0 && v > 0 && hmax % (h * size * 2) == 0 && vmax % (v * size * 2) == 0 {
+            size *= 2;
+        }
+        (id, size as u8)
+    });
+    Some(sizes.collect())
+}
+
+/// Whether libjpeg's `size`×`size` IDCT reads any coefficient of the zigzag band `ss..=se`.
+/// The reduced IDCTs (`jidctred.c`) skip rows and columns: 1×1 reads only DC, 2×2 rows and
+/// columns 0, 1, 3, 5, 7, 4×4 all but 4.
+fn reads_any(size: u8, ss: u8, se: u8) -> bool {
+    let used = |k: usize| match size {
+        1 => k == 0,
+        2 => matches!(k, 0 | 1 | 3 | 5 | 7),
+        4 => k != 4,
+        _ => true,
+    };
+    ZIGZAG.get(ss as usize..=se as usize).is_none_or(|band| band.iter().any(|&n| used(n / 8) && used(n % 8)))
+}
+
+/// The natural (row-major) position of each zigzag-ordered coefficient (`jpeg_natural_order`).
+const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63,
+];
 
 fn read_all(mut s: mozjpeg::decompress::DecompressStarted<&[u8]>) -> Result<(u32, u32, Vec<u8>)> {
     let (w, h) = (s.width() as u32, s.height() as u32);
@@ -195,6 +292,58 @@ mod tests {
         assert_eq!(scale_numerator(400, 267, Some((200, 134))), 4);
         assert_eq!(scale_numerator(400, 267, Some((300, 200))), 8);
         assert_eq!(scale_numerator(400, 267, None), 8);
+    }
+
+    /// The corpus: cjpeg's files (see the fixtures' `make.sh`), plus mozjpeg's two scan
+    /// scripts, libjpeg's simple progression and its own optimised scans.
+    fn progressive_corpus() -> Vec<(String, Vec<u8>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/progressive");
+        let mut corpus: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        assert!(corpus.len() >= 5, "fixtures missing in {}", dir.display());
+        let photo = std::fs::read(dir.join("../../../../samples/mountain.jpg")).unwrap();
+        let photo = decode(&photo, &crate::codec::probe(&photo).unwrap(), None).unwrap().frames.swap_remove(0);
+        corpus.push(("mozjpeg, simple progression".into(), encode(&photo, 80, true).unwrap()));
+        let mut c = Compress::new(ColorSpace::JCS_RGB);
+        c.set_size(photo.width() as usize, photo.height() as usize);
+        c.set_progressive_mode();
+        c.set_optimize_scans(true);
+        let mut started = c.start_compress(Vec::new()).unwrap();
+        started.write_scanlines(photo.as_bytes()).unwrap();
+        corpus.push(("mozjpeg, optimised scans".into(), started.finish().unwrap()));
+        corpus
+    }
+
+    #[test]
+    fn a_one_eighth_decode_without_unread_scans_matches_the_whole_file() {
+        for (name, data) in progressive_corpus() {
+            let kept = without_unread_scans(&data).unwrap_or_else(|| panic!("{name}: no scan dropped"));
+            assert!(kept.len() * 2 < data.len(), "{name}: {} of {} bytes kept", kept.len(), data.len());
+            // The reference: libjpeg on the whole file at 1/8, default settings.
+            let mut whole = Decompress::new_mem(&data).unwrap();
+            whole.scale(1);
+            let mut whole = whole.rgb().unwrap();
+            let (w, h) = (whole.width() as u32, whole.height() as u32);
+            let expected: Vec<u8> = whole.read_scanlines().unwrap();
+            let header = crate::codec::probe(&data).unwrap();
+            let got = decode(&data, &header, Some((1, 1))).unwrap().frames.swap_remove(0).into_rgb8();
+            assert_eq!(got.dimensions(), (w, h), "{name}");
+            assert!(got.as_raw() == &expected, "{name}: pixels differ from the whole file's 1/8 decode");
+        }
+    }
+
+    #[test]
+    fn only_whole_huffman_progressive_files_lose_scans() {
+        let baseline = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/mountain.jpg")).unwrap();
+        assert!(without_unread_scans(&baseline).is_none());
+        let (_, progressive) = progressive_corpus().swap_remove(0);
+        let truncated = &progressive[..progressive.len() - 1000];
+        assert!(without_unread_scans(truncated).is_none(), "a truncated file goes to the decoder whole");
+        assert!(without_unread_scans(&progressive[..1000]).is_none());
     }
 
     #[test]
