@@ -7,24 +7,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-30}
-data="$root/target/bench-data"
-mkdir -p "$data"
+. "$root/bench/data.sh"
 
-# Real CC-licensed photographs from Debian's lomiri-wallpapers packages.
-if [ ! -d "$data/x" ] || [ ! -f "$data/photo-6mp.jpg" ] || [ ! -f "$data/photo-20mp.jpg" ]; then
-  (cd "$data" && apt-get download lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 >/dev/null)
-  for deb in "$data"/lomiri-wallpapers-*.deb; do dpkg-deb -x "$deb" "$data/x"; done
-  cp "$data/x/usr/share/backgrounds/free_by_Peter_Nerlich.jpg" "$data/photo-6mp.jpg"       # 2880x2160
-  cp "$data/x/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg" "$data/photo-20mp.jpg"   # 6028x3391
-fi
-
-[ -d "$root/bench/node_modules/sharp" ] || (cd "$root/bench" && npm install --silent --no-audit --no-fund >/dev/null)
 cargo build --release -q -p imgh-handler --example bench
 imgh="$root/target/release/examples/bench"
-
-# Pin both to one core so the comparison is per core.
-pin=(taskset -c 0)
-command -v taskset >/dev/null || pin=()
 
 echo "task 1: 2880x2160 JPEG -> 720x540 Lanczos3 JPEG q80, $n iterations, one core"
 a=$("${pin[@]}" "$imgh" "$data/photo-6mp.jpg" "image/resize,w_720/quality,Q_80" "$n")
@@ -49,7 +35,7 @@ PY
 # Task 3: every photograph of both packages, so one image's encoding cannot carry the verdict.
 echo "task 3: each lomiri photograph -> 720 px wide JPEG q80, $n iterations, one core"
 rows=()
-for f in "$data"/x/usr/share/backgrounds/*.jpg; do
+for f in "$photos"/*.jpg; do
   a=$("${pin[@]}" "$imgh" "$f" "image/resize,w_720/quality,Q_80" "$n")
   b=$("${pin[@]}" node "$root/bench/sharp.mjs" "$f" 720 0 80 "$n")
   rows+=("$(basename "$f")|$a|$b")

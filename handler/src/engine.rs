@@ -125,18 +125,35 @@ fn plan_shrink(
     animated: bool,
     limits: &Limits,
 ) -> Result<Option<(u32, u32)>> {
-    let Some(Step::Resize(r)) = steps.first() else {
-        return Ok(None);
-    };
     let (w, h) = header.oriented_size(auto_orient);
-    let Some(g) = r.geometry(w, h, animated) else {
+    // The part of the source the first resize sees: all of it, or a crop's rectangle.
+    let (r, (cw, ch)) = match steps {
+        [Step::Resize(r), ..] => (r, (w, h)),
+        [Step::Crop(c), Step::Resize(r), ..] if !animated => match c.rect(w, h) {
+            Ok((_, _, cw, ch)) => (r, (cw, ch)),
+            Err(_) => return Ok(None), // the crop answers it, without a decode at scale
+        },
+        _ => return Ok(None),
+    };
+    let Some(g) = r.geometry(cw, ch, animated) else {
         return Ok(None);
     };
     let frames = if animated { header.frames as usize } else { 1 };
     for (w, h) in [g.scaled, g.canvas] {
         limits.check_canvas("resize: output", w, h, frames)?;
     }
-    Ok((!animated).then_some(g.scaled))
+    if animated {
+        return Ok(None);
+    }
+    if (cw, ch) == (w, h) {
+        return Ok(Some(g.scaled));
+    }
+    // The whole source at a size that leaves the rectangle at least the resize's output,
+    // with a pixel to spare for the rectangle's edges landing between scaled pixels.
+    let need = |out: u32, part: u32, whole: u32| {
+        ((out as u64 + 1) * whole as u64).div_ceil(part as u64).min(whole as u64) as u32
+    };
+    Ok(Some((need(g.scaled.0, cw, w), need(g.scaled.1, ch, h))))
 }
 
 fn info_json(size: usize, h: &Header) -> String {

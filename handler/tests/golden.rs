@@ -46,6 +46,23 @@ fn resize_missing_side_rounds_to_nearest_with_shrink_on_load() {
 }
 
 #[test]
+fn crop_then_resize_decodes_at_scale_with_the_full_decode_s_size_and_pixels() {
+    // The centre of a 1200x799 photo, then 100 wide: decoded at 1/4 and cropped there.
+    // `bright,0` between the two changes nothing but keeps the decode at full size.
+    let src = sample(JPG);
+    for (crop, want) in [("crop,x_300,y_200,w_600,h_400", (100, 67)), ("crop,g_se,w_301,h_203", (100, 67))] {
+        let scaled = decode(&run(&src, &format!("image/{crop}/resize,w_100")));
+        let full = decode(&run(&src, &format!("image/{crop}/bright,0/resize,w_100")));
+        assert_eq!(dims(&scaled), want, "{crop}");
+        assert_eq!(dims(&full), want, "{crop}");
+        let (a, b) = (scaled.to_rgb8(), full.to_rgb8());
+        let diff = a.as_raw().iter().zip(b.as_raw()).map(|(&p, &q)| (p as i32 - q as i32).abs()).sum::<i32>();
+        let mean = diff as f64 / a.as_raw().len() as f64;
+        assert!(mean < 4.0, "{crop}: mean difference {mean:.2} from the full decode");
+    }
+}
+
+#[test]
 fn resize_pad_fills_with_colour() {
     let out = decode(&run(&sample(JPG), "image/resize,m_pad,w_300,h_300,color_FF0000"));
     assert!(close(rgba(&out, 150, 5), [255, 0, 0, 255], 8), "{:?}", rgba(&out, 150, 5));

@@ -63,19 +63,37 @@ impl PixelStep for Crop {
 
     /// `None` for an origin outside the image: `apply` refuses it before allocating.
     fn footprint(&self, pic: &Picture) -> Option<Footprint> {
-        let (_, _, w, h) = self.rect(pic.width(), pic.height()).ok()?;
+        let ((_, _, w, h), _) = self.place(pic).ok()?;
         Some(Footprint { out: (w, h), scratch: 0 })
     }
 
     fn apply(&self, pic: &mut Picture, _: &StepContext) -> Result<()> {
-        pic.try_map(|f| {
-            let (x, y, w, h) = self.rect(f.width(), f.height())?;
-            Ok(f.crop_imm(x, y, w, h))
-        })
+        let ((x, y, w, h), logical) = self.place(pic)?;
+        let scaled = pic.logical_size.is_some();
+        pic.map(|f| f.crop_imm(x, y, w, h));
+        if scaled {
+            pic.logical_size = Some(logical);
+        }
+        Ok(())
     }
 }
 
 impl Crop {
+    /// The rectangle in the picture's pixels, and its size in the source's. After a scaled
+    /// decode (crop, then resize) the rectangle is placed in the source's coordinates and
+    /// scaled with the picture, and the resize plans from its source size, so the output
+    /// has the size a full decode gives.
+    fn place(&self, pic: &Picture) -> Result<((u32, u32, u32, u32), (u32, u32))> {
+        let (lw, lh) = pic.planning_size();
+        let (x, y, w, h) = self.rect(lw, lh)?;
+        let (pw, ph) = (pic.width(), pic.height());
+        let scale = |v: u32, to: u32, from: u32| (v as u64 * to as u64 / from as u64) as u32;
+        let (px, py) = (scale(x, pw, lw), scale(y, ph, lh));
+        let right = scale(x + w, pw, lw).max(px + 1).min(pw);
+        let bottom = scale(y + h, ph, lh).max(py + 1).min(ph);
+        Ok(((px, py, right - px, bottom - py), (w, h)))
+    }
+
     /// The rectangle (x, y, w, h) within a `iw`×`ih` image.
     pub fn rect(&self, iw: u32, ih: u32) -> Result<(u32, u32, u32, u32)> {
         let third = |v: u32| (v as f64 / 3.0).round() as u32;
