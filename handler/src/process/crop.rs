@@ -37,6 +37,9 @@ impl Gravity {
     }
 }
 
+/// (x, y, width, height).
+pub type Rect = (u32, u32, u32, u32);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Crop {
     pub w: Option<u32>,
@@ -83,7 +86,7 @@ impl Crop {
     /// decode (crop, then resize) the rectangle is placed in the source's coordinates and
     /// scaled with the picture, and the resize plans from its source size, so the output
     /// has the size a full decode gives.
-    fn place(&self, pic: &Picture) -> Result<((u32, u32, u32, u32), (u32, u32))> {
+    fn place(&self, pic: &Picture) -> Result<(Rect, (u32, u32))> {
         let (lw, lh) = pic.planning_size();
         let (x, y, w, h) = self.rect(lw, lh)?;
         let (pw, ph) = (pic.width(), pic.height());
@@ -95,7 +98,7 @@ impl Crop {
     }
 
     /// The rectangle (x, y, w, h) within a `iw`×`ih` image.
-    pub fn rect(&self, iw: u32, ih: u32) -> Result<(u32, u32, u32, u32)> {
+    pub fn rect(&self, iw: u32, ih: u32) -> Result<Rect> {
         let third = |v: u32| (v as f64 / 3.0).round() as u32;
         let x = third(iw) * self.g.0 + self.x;
         let y = third(ih) * self.g.1 + self.y;
@@ -112,7 +115,7 @@ impl Crop {
 mod tests {
     use super::*;
 
-    fn rect(s: &str, w: u32, h: u32) -> Result<(u32, u32, u32, u32)> {
+    fn rect(s: &str, w: u32, h: u32) -> Result<Rect> {
         Crop::parse(&mut Params::new("crop", s.split(',')))?.rect(w, h)
     }
 
