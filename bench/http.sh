@@ -28,5 +28,5 @@ kill $pid; wait $pid 2>/dev/null || true
 "${cores[@]}" node "$root/bench/sharp-server.mjs" "$photos" 18283 &
 pid=$!
 wait_up 18283
-echo "node + sharp $(cd "$root/bench" && node -p "require('sharp/package.json').version"), ${seconds}s, 4 connections"
+echo "node + sharp $(cd "$root/bench" && node -p "require('sharp').versions.sharp"), ${seconds}s, 4 connections"
 load 18283
