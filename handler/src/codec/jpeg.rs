@@ -28,7 +28,8 @@ pub fn scale_numerator(w: u32, h: u32, min: Option<(u32, u32)>) -> u8 {
 
 /// What [`decode`] allocates: the scaled bitmap (CMYK counted as its buffer and the RGB
 /// made from it), and for a progressive file libjpeg's whole-image coefficient buffer,
-/// 128 bytes for every 8×8 block of every component at full size.
+/// 128 bytes for every 8×8 block of every component at full size, and at 1/8 the copy
+/// without unread scans.
 pub fn decoded_bytes(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> u64 {
     let num = scale_numerator(header.width, header.height, min) as u64;
     let pixels = (header.width as u64 * num).div_ceil(8) * (header.height as u64 * num).div_ceil(8);
@@ -47,7 +48,12 @@ pub fn decoded_bytes(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> u
     let coefficients = if progressive {
         let (hmax, vmax) = comps.iter().fold((1, 1), |(h, v), &(ch, cv)| (h.max(ch), v.max(cv)));
         let blocks = |side: u32, f: u64, max: u64| (side as u64 * f).div_ceil(max * 8);
-        comps.iter().map(|&(h, v)| blocks(header.width, h, hmax) * blocks(header.height, v, vmax) * 128).sum()
+        let trimmed = if num == 1 { data.len() as u64 } else { 0 };
+        trimmed
+            + comps
+                .iter()
+                .map(|&(h, v)| blocks(header.width, h, hmax) * blocks(header.height, v, vmax) * 128)
+                .sum::<u64>()
     } else {
         0
     };
@@ -87,18 +93,24 @@ pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> Result<P
     })
 }
 
-/// A well-formed Huffman progressive JPEG without the scans a 1/8 decode never reads, so the
-/// pixels are the same and the entropy decoding of those scans is saved. A progressive AC
-/// scan covers one component and a band of coefficients; it is dropped when the component's
-/// inverse DCT reads none of them. libjpeg picks each component's IDCT size so that it
-/// needs no upsampling where it can (`jdmaster.c`): at 1/8 luma and any full-resolution
-/// component get the 1×1 IDCT, which reads the DC coefficient alone, so all their AC scans
-/// go; 4:2:0 chroma gets the 2×2 IDCT and keeps its scans. `None` when nothing is dropped,
-/// or for any other or unexpected file, which then goes to the decoder as it is.
+/// A Huffman progressive JPEG without the AC scans a 1/8 decode never reads: the same pixels,
+/// without entropy-decoding most of the file. libjpeg picks each component's IDCT size so
+/// that it needs no upsampling where it can (`jdmaster.c`): at 1/8, luma and any
+/// full-resolution component get the 1×1 IDCT, which reads the DC coefficient alone
+/// (`jidctred.c`), so their AC scans go; 4:2:0 chroma gets the 2×2 IDCT and keeps every
+/// scan (a refinement scan's parsing depends on all earlier scans of its component).
+///
+/// Only a file the decoder reads to its end without doubt qualifies: known markers, each
+/// scan well-formed with its Huffman table defined, and the first ten coefficients of every
+/// component refined to their last bit. Then libjpeg's block smoothing, which estimates
+/// missing coefficients (and even the DC) from neighbouring blocks, is off for the whole
+/// file as it is for this one (`jdcoefct.c`, `smoothing_ok`). Anything else is `None`, and
+/// goes to the decoder as it is.
 fn without_unread_scans(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() / 2);
     out.extend_from_slice(data.get(..2).filter(|soi| *soi == [0xFF, 0xD8])?);
-    let mut components: Vec<(u8, u8)> = Vec::new(); // (id, IDCT size) from SOF2
+    let mut components: Vec<Component> = Vec::new();
+    let mut ac_tables = [false; 4];
     let (mut i, mut dropped) = (2, false);
     loop {
         while data.get(i..i + 2) == Some(&[0xFF, 0xFF]) {
@@ -107,14 +119,20 @@ fn without_unread_scans(data: &[u8]) -> Option<Vec<u8>> {
         let &[0xFF, marker] = data.get(i..i + 2)? else { return None };
         if marker == 0xD9 {
             out.extend_from_slice(&data[i..i + 2]);
-            return dropped.then_some(out);
+            let complete = components.iter().all(|c| c.known_bit.iter().all(|&bit| bit == 0));
+            return (dropped && complete).then_some(out);
+        }
+        // SOF2, DHT, SOS, DQT, DRI, APPn, COM: what a progressive Huffman file holds.
+        if !matches!(marker, 0xC2 | 0xC4 | 0xDA | 0xDB | 0xDD | 0xE0..=0xEF | 0xFE) {
+            return None;
         }
         let len = u16::from_be_bytes([*data.get(i + 2)?, *data.get(i + 3)?]) as usize;
-        let end = i + 2 + len.max(2);
-        let segment = data.get(i..end)?;
+        let segment = data.get(i..i + 2 + len).filter(|_| len >= 2)?;
+        let end = i + segment.len();
         match marker {
-            0xC2 => components = idct_sizes_at_one_eighth(segment.get(10..)?)?,
-            0x01 | 0xC0..=0xCF | 0xD0..=0xD8 if !matches!(marker, 0xC4 | 0xCC) => return None,
+            0xC2 if components.is_empty() => components = Component::from_sof(segment)?,
+            0xC2 => return None,
+            0xC4 => define_tables(&segment[4..], &mut ac_tables)?,
             _ => {}
         }
         if marker != 0xDA {
@@ -122,62 +140,99 @@ fn without_unread_scans(data: &[u8]) -> Option<Vec<u8>> {
             i = end;
             continue;
         }
+        let unread = scan(segment, &mut components, &ac_tables)?;
         // A scan's entropy-coded data runs to the first marker other than a restart marker;
         // 0xFF 0x00 is a stuffed 0xFF.
         let scan_end = end
             + memchr::memchr_iter(0xFF, &data[end..])
                 .find(|&j| !matches!(data.get(end + j + 1), Some(0x00 | 0xD0..=0xD7)))?;
-        let n = *segment.get(4)? as usize;
-        let (ids, ss, se) = (segment.get(5..5 + 2 * n)?, *segment.get(5 + 2 * n)?, *segment.get(6 + 2 * n)?);
-        let read = ids.chunks_exact(2).try_fold(false, |read, c| {
-            let &(_, size) = components.iter().find(|(id, _)| *id == c[0])?;
-            Some(read || reads_any(size, ss, se))
-        })?;
-        if read {
-            out.extend_from_slice(&data[i..scan_end]);
-        } else {
+        if unread {
             dropped = true;
+        } else {
+            out.extend_from_slice(&data[i..scan_end]);
         }
         i = scan_end;
     }
 }
 
-/// Each component's (id, IDCT size) at 1/8, from SOF's component entries, as libjpeg
-/// chooses it: doubled from 1 while the component's sampling still divides the largest.
-fn idct_sizes_at_one_eighth(entries: &[u8]) -> Option<Vec<(u8, u8)>> {
-    let sampling: Vec<(u8, u32, u32)> =
-        entries.chunks_exact(3).map(|c| (c[0], (c[1] >> 4) as u32, (c[1] & 0x0F) as u32)).collect();
-    let hmax = sampling.iter().map(|c| c.1).max()?;
-    let vmax = sampling.iter().map(|c| c.2).max()?;
-    let sizes = sampling.iter().map(|&(id, h, v)| {
-        let mut size = 1;
-        while size < 8 && h > 0 && v > 0 && hmax % (h * size * 2) == 0 && vmax % (v * size * 2) == 0 {
-            size *= 2;
+/// A frame component as a 1/8 decode sees it.
+struct Component {
+    id: u8,
+    /// The IDCT size libjpeg gives it at 1/8.
+    idct: u32,
+    /// The lowest bit known so far of each of the first ten coefficients (zigzag order, as
+    /// libjpeg's `coef_bits`), -1 before any scan carries it.
+    known_bit: [i8; 10],
+}
+
+impl Component {
+    /// The components of SOF2, each with libjpeg's IDCT size at 1/8: doubled from 1 while
+    /// the component's sampling still divides the largest (`jdmaster.c`).
+    fn from_sof(segment: &[u8]) -> Option<Vec<Component>> {
+        let count = *segment.get(9)? as usize;
+        let entries = segment.get(10..10 + 3 * count).filter(|e| count > 0 && e.len() + 10 == segment.len())?;
+        let sampling: Vec<(u8, u32, u32)> =
+            entries.chunks_exact(3).map(|c| (c[0], (c[1] >> 4) as u32, (c[1] & 0x0F) as u32)).collect();
+        if sampling.iter().any(|&(_, h, v)| !(1..=4).contains(&h) || !(1..=4).contains(&v)) {
+            return None;
         }
-        (id, size as u8)
-    });
-    Some(sizes.collect())
+        let hmax = sampling.iter().map(|c| c.1).max()?;
+        let vmax = sampling.iter().map(|c| c.2).max()?;
+        let component = |(id, h, v): (u8, u32, u32)| {
+            let mut idct = 1;
+            while idct < 8 && hmax % (h * idct * 2) == 0 && vmax % (v * idct * 2) == 0 {
+                idct *= 2;
+            }
+            Component { id, idct, known_bit: [-1; 10] }
+        };
+        Some(sampling.into_iter().map(component).collect())
+    }
 }
 
-/// Whether libjpeg's `size`×`size` IDCT reads any coefficient of the zigzag band `ss..=se`.
-/// The reduced IDCTs (`jidctred.c`) skip rows and columns: 1×1 reads only DC, 2×2 rows and
-/// columns 0, 1, 3, 5, 7, 4×4 all but 4.
-fn reads_any(size: u8, ss: u8, se: u8) -> bool {
-    let used = |k: usize| match size {
-        1 => k == 0,
-        2 => matches!(k, 0 | 1 | 3 | 5 | 7),
-        4 => k != 4,
-        _ => true,
-    };
-    ZIGZAG.get(ss as usize..=se as usize).is_none_or(|band| band.iter().any(|&n| used(n / 8) && used(n % 8)))
+/// Records which AC Huffman tables a DHT segment's payload defines.
+fn define_tables(mut payload: &[u8], ac_tables: &mut [bool; 4]) -> Option<()> {
+    while let Some((&class_id, rest)) = payload.split_first() {
+        let counts = rest.get(..16)?;
+        let values: usize = counts.iter().map(|&n| n as usize).sum();
+        let (class, id) = (class_id >> 4, (class_id & 0x0F) as usize);
+        if class > 1 || id > 3 {
+            return None;
+        }
+        if class == 1 {
+            ac_tables[id] = true;
+        }
+        payload = rest.get(16 + values..)?;
+    }
+    Some(())
 }
 
-/// The natural (row-major) position of each zigzag-ordered coefficient (`jpeg_natural_order`).
-const ZIGZAG: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
-    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
-    47, 55, 62, 63,
-];
+/// Checks an SOS segment as libjpeg would (`jdmarker.c`, `jdphuff.c`), records which
+/// coefficient bits it carries, and says whether a 1/8 decode leaves it unread: an AC scan
+/// of a component with the 1×1 IDCT. `None` for anything libjpeg would refuse.
+fn scan(segment: &[u8], components: &mut [Component], ac_tables: &[bool; 4]) -> Option<bool> {
+    let n = *segment.get(4)? as usize;
+    if !(1..=4).contains(&n) || segment.len() != 8 + 2 * n {
+        return None;
+    }
+    let [ss, se, approximation] = segment[5 + 2 * n..8 + 2 * n] else { return None };
+    let (ah, al) = (approximation >> 4, approximation & 0x0F);
+    let dc = ss == 0;
+    if (dc && se != 0) || (!dc && (n != 1 || ss > se || se > 63)) || al > 13 || (ah != 0 && al + 1 != ah) {
+        return None;
+    }
+    let mut unread = !dc;
+    for selector in segment[5..5 + 2 * n].chunks_exact(2) {
+        let c = components.iter_mut().find(|c| c.id == selector[0])?;
+        if !dc && !ac_tables.get((selector[1] & 0x0F) as usize).is_some_and(|&defined| defined) {
+            return None;
+        }
+        for bit in c.known_bit.iter_mut().take(se as usize + 1).skip(ss as usize) {
+            *bit = al as i8;
+        }
+        unread &= c.idct == 1;
+    }
+    Some(unread)
+}
 
 fn read_all(mut s: mozjpeg::decompress::DecompressStarted<&[u8]>) -> Result<(u32, u32, Vec<u8>)> {
     let (w, h) = (s.width() as u32, s.height() as u32);
@@ -344,6 +399,11 @@ mod tests {
         let truncated = &progressive[..progressive.len() - 1000];
         assert!(without_unread_scans(truncated).is_none(), "a truncated file goes to the decoder whole");
         assert!(without_unread_scans(&progressive[..1000]).is_none());
+        // Without its last scan (a refinement), the progression is incomplete: libjpeg
+        // smooths the whole file's blocks, so it must be decoded as it is.
+        let last_scan = progressive.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+        let unfinished = [&progressive[..last_scan], &[0xFF, 0xD9][..]].concat();
+        assert!(without_unread_scans(&unfinished).is_none());
     }
 
     #[test]
