@@ -37,8 +37,7 @@ pub fn decoded_bytes(data: &[u8], header: &Header, min: Option<(u32, u32)>) -> u
         return pixels * 3;
     };
     let (marker, seg) = sof;
-    let comps: Vec<(u64, u64)> =
-        seg.get(6..).unwrap_or_default().chunks_exact(3).map(|c| ((c[1] >> 4) as u64, (c[1] & 0x0F) as u64)).collect();
+    let comps: Vec<(u64, u64)> = sampling(seg).map(|(_, h, v)| (h as u64, v as u64)).collect();
     let channels = match comps.len() {
         1 => 1,
         4 => 7,
@@ -169,10 +168,12 @@ impl Component {
     /// The components of SOF2, each with libjpeg's IDCT size at 1/8: doubled from 1 while
     /// the component's sampling still divides the largest (`jdmaster.c`).
     fn from_sof(segment: &[u8]) -> Option<Vec<Component>> {
-        let count = *segment.get(9)? as usize;
-        let entries = segment.get(10..10 + 3 * count).filter(|e| count > 0 && e.len() + 10 == segment.len())?;
-        let sampling: Vec<(u8, u32, u32)> =
-            entries.chunks_exact(3).map(|c| (c[0], (c[1] >> 4) as u32, (c[1] & 0x0F) as u32)).collect();
+        let payload = &segment[4..];
+        let count = *payload.get(5)? as usize;
+        if count == 0 || payload.len() != 6 + 3 * count {
+            return None;
+        }
+        let sampling: Vec<(u8, u32, u32)> = sampling(payload).collect();
         if sampling.iter().any(|&(_, h, v)| !(1..=4).contains(&h) || !(1..=4).contains(&v)) {
             return None;
         }
@@ -187,6 +188,12 @@ impl Component {
         };
         Some(sampling.into_iter().map(component).collect())
     }
+}
+
+/// Each component's (id, horizontal, vertical) sampling factors, from a SOF payload (the
+/// segment after its length).
+fn sampling(sof: &[u8]) -> impl Iterator<Item = (u8, u32, u32)> + '_ {
+    sof.get(6..).unwrap_or_default().chunks_exact(3).map(|c| (c[0], (c[1] >> 4) as u32, (c[1] & 0x0F) as u32))
 }
 
 /// Records which AC Huffman tables a DHT segment's payload defines.
