@@ -95,6 +95,9 @@ impl Target {
     }
 }
 
+/// Why a China stack needs no resource policy statement.
+const NO_POLICY_IN_CHINA: &str = "Nothing to add: in China CloudFront has no S3 origin here (no origin access control, and no function to route originals to S3), so the handler serves originals too, reading the buckets (and decrypting with the KMS key) through its own IAM role, which the stack grants. No bucket or key policy needs a statement for CloudFront.";
+
 /// Every target of the stack with our statement for it: the buckets (all, or those named
 /// by `--bucket`), then the KMS key when the stack has one. The key statement always names
 /// every distribution of the stack, since one statement serves them all.
@@ -113,7 +116,12 @@ fn plan(stack_name: &str, st: &Stack, only: &[String]) -> Result<Vec<(Target, Va
         })
     };
     let mut list = vec![];
-    for b in stack::select(all.clone(), only, stack_name)? {
+    let selected = stack::select(all.clone(), only, stack_name)?;
+    if selected.iter().any(|b| b.dist_arn.as_deref().is_some_and(|a| a.starts_with("arn:aws-cn:"))) {
+        eprintln!("{NO_POLICY_IN_CHINA}");
+        return Ok(list);
+    }
+    for b in selected {
         let arn = arn_of(&b)?;
         list.push((Target::Bucket(b.name.clone()), policy::bucket_statement(stack_name, &b.name, &arn)));
     }

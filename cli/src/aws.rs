@@ -45,6 +45,8 @@ pub struct Aws {
     pub ecr: aws_sdk_ecr::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub kms: aws_sdk_kms::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub iam: aws_sdk_iam::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
 }
@@ -77,6 +79,8 @@ impl Aws {
             ecr: aws_sdk_ecr::Client::new(&sdk),
             lambda: aws_sdk_lambda::Client::new(&sdk),
             kms: aws_sdk_kms::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
             region,
             endpoint_url: s.endpoint_url.clone(),
         })
@@ -173,7 +177,7 @@ impl Aws {
     /// The URL of an object, for CloudFormation's `TemplateURL`. Always the AWS
     /// virtual-hosted form: CloudFormation reads it on its side (moto resolves it too).
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region)
+        format!("https://{bucket}.s3.{}.{}/{key}", self.region, crate::config::dns_suffix(&self.region))
     }
 }
 

@@ -70,8 +70,8 @@ pub struct TemplateArgs {
     /// Lambda memory in MB (128-10240) [default: 1024].
     #[arg(long)]
     pub memory: Option<u32>,
-    /// Seconds a request may take at the origin (3-115) [default: 30]: the Lambda timeout;
-    /// the handler gives up 2 s before it and CloudFront waits 5 s longer.
+    /// Seconds a request may take at the origin (3-115; China 3-29) [default: 30; China 29]:
+    /// the Lambda timeout; the handler gives up 2 s before it and CloudFront waits 5 s longer.
     #[arg(long)]
     pub timeout: Option<u32>,
     /// Lambda: reserved concurrency, the cost ceiling under a flood of distinct URLs
@@ -95,7 +95,8 @@ pub struct TemplateArgs {
     /// KMS key ARN the source objects are encrypted with (grants kms:Decrypt).
     #[arg(long)]
     pub kms_key: Option<String>,
-    /// Pick AVIF/WebP from the viewer's Accept header (adds a normalised Accept to the cache key).
+    /// Pick AVIF/WebP from the viewer's Accept header (adds a normalised Accept to the cache
+    /// key; in China, where CloudFront has no functions to normalise it, the Accept header as sent).
     #[arg(long)]
     pub auto_format: bool,
     /// Log retention in days [default: 14].
@@ -104,12 +105,17 @@ pub struct TemplateArgs {
     /// CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All [default: PriceClass_100].
     #[arg(long)]
     pub price_class: Option<String>,
-    /// Custom domain name for the distribution (needs --certificate-arn).
+    /// Custom domain name for the distribution (needs --certificate-arn; in China, required,
+    /// ICP-registered, with --iam-certificate-id).
     #[arg(long)]
     pub domain: Option<String>,
     /// ACM certificate ARN for --domain; must be in us-east-1.
     #[arg(long)]
     pub certificate_arn: Option<String>,
+    /// China regions: the IAM server certificate (its id, ASCA…) for --domain, uploaded with
+    /// the /cloudfront/ path (CloudFront in China does not take ACM certificates).
+    #[arg(long)]
+    pub iam_certificate_id: Option<String>,
     /// Tag for the stack and every resource that takes tags (KEY=VALUE, repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,
@@ -189,6 +195,8 @@ pub struct FileConfig {
     pub domain: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_certificate_id: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -261,6 +269,9 @@ pub struct TemplateSettings {
     pub price_class: String,
     pub domain: Option<String>,
     pub certificate_arn: Option<String>,
+    pub iam_certificate_id: Option<String>,
+    /// The region is in the aws-cn partition (`cn-*`), where the templates differ.
+    pub china: bool,
     pub tags: BTreeMap<String, String>,
     pub vpc_id: Option<String>,
     pub subnets: Vec<String>,
@@ -325,12 +336,13 @@ impl Settings {
         }
         let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
         let pick_list = |flag: &Vec<String>, file: &Vec<String>| if flag.is_empty() { file } else { flag }.clone();
+        let china = self.aws.region.as_deref().is_some_and(is_china);
         let s = TemplateSettings {
             variant: a.variant.or(f.variant).unwrap_or_default(),
             buckets: pick_list(&a.buckets, &f.buckets),
             arch: a.arch.or(f.arch).unwrap_or_default(),
             memory: a.memory.or(f.memory).unwrap_or(1024),
-            timeout: a.timeout.or(f.timeout).unwrap_or(30),
+            timeout: a.timeout.or(f.timeout).unwrap_or(if china { MAX_CHINA_TIMEOUT } else { 30 }),
             max_concurrency: a.max_concurrency.or(f.max_concurrency).unwrap_or(100),
             signed_urls: a.signed_urls || f.signed_urls.unwrap_or(false),
             cors_origins: pick_list(&a.cors_origins, &f.cors_origins),
@@ -339,9 +351,12 @@ impl Settings {
             kms_key: pick(&a.kms_key, &f.kms_key),
             auto_format: a.auto_format || f.auto_format.unwrap_or(false),
             log_retention_days: a.log_retention_days.or(f.log_retention_days).unwrap_or(14),
-            price_class: pick(&a.price_class, &f.price_class).unwrap_or_else(|| "PriceClass_100".into()),
+            price_class: pick(&a.price_class, &f.price_class)
+                .unwrap_or_else(|| if china { "PriceClass_All" } else { "PriceClass_100" }.into()),
             domain: pick(&a.domain, &f.domain),
             certificate_arn: pick(&a.certificate_arn, &f.certificate_arn),
+            iam_certificate_id: pick(&a.iam_certificate_id, &f.iam_certificate_id),
+            china,
             tags,
             vpc_id: pick(&a.vpc_id, &f.vpc_id),
             subnets: pick_list(&a.subnets, &f.subnets),
@@ -354,6 +369,20 @@ impl Settings {
             image_uri: pick(&a.image_uri, &f.image_uri),
         };
         Ok(s)
+    }
+}
+
+/// Regions of the aws-cn partition (Beijing cn-north-1, Ningxia cn-northwest-1).
+pub fn is_china(region: &str) -> bool {
+    region.starts_with("cn-")
+}
+
+/// The partition's domain (`AWS::URLSuffix`): `amazonaws.com.cn` in China.
+pub fn dns_suffix(region: &str) -> &'static str {
+    if is_china(region) {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
     }
 }
 
@@ -385,6 +414,9 @@ pub fn check_bucket_name(name: &str) -> Result<()> {
 /// increase; CloudFront gets `timeout + 5` and the handler `timeout - 2`.
 const MIN_TIMEOUT: u32 = 3;
 const MAX_TIMEOUT: u32 = 115;
+/// In China the handler sits behind API Gateway (30 s at most for an integration), which
+/// gets `timeout + 1`.
+const MAX_CHINA_TIMEOUT: u32 = 29;
 
 impl TemplateSettings {
     /// The handler's own deadline (IMGH_DEADLINE_MS): it answers 503 before Lambda's timeout.
@@ -395,6 +427,11 @@ impl TemplateSettings {
     /// CloudFront's origin response timeout: longer than the origin's, so its answer arrives.
     pub fn origin_read_timeout(&self) -> u32 {
         self.timeout + 5
+    }
+
+    /// China: API Gateway's integration timeout, longer than the origin's (at most 30 s).
+    pub fn api_timeout_ms(&self) -> u32 {
+        (self.timeout + 1) * 1000
     }
 }
 
@@ -438,6 +475,47 @@ const RETENTION_DAYS: &[u32] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 impl TemplateSettings {
+    /// A custom domain outside China: an ACM certificate from us-east-1.
+    fn validate_certificate(&self) -> Result<()> {
+        if self.iam_certificate_id.is_some() {
+            bail!("--iam-certificate-id is for the China regions (cn-north-1, cn-northwest-1), where CloudFront takes no ACM certificate: elsewhere use --certificate-arn");
+        }
+        match (&self.domain, &self.certificate_arn) {
+            (None, None) => Ok(()),
+            (Some(_), Some(arn)) => {
+                let region = arn.split(':').nth(3).unwrap_or("");
+                if region != "us-east-1" {
+                    bail!("the certificate {arn} is in {region:?}, but CloudFront only uses ACM certificates from us-east-1: request or import it there");
+                }
+                Ok(())
+            }
+            _ => bail!("--domain and --certificate-arn go together: CloudFront needs the certificate for the domain"),
+        }
+    }
+
+    /// What CloudFront and Lambda in China require or lack (the README's China section).
+    fn validate_china(&self) -> Result<()> {
+        if self.domain.is_none() {
+            bail!("the China regions need --domain: CloudFront in China cannot serve content on its default *.cloudfront.cn name, only on an alternate domain with an ICP recordal (filed by an entity in mainland China for the root domain). Pass --domain img.example.cn and --iam-certificate-id for its certificate");
+        }
+        if self.certificate_arn.is_some() {
+            bail!("--certificate-arn names an ACM certificate, which CloudFront in China does not take: upload the certificate to IAM with the /cloudfront/ path (imgh cert upload --cert … --key … --chain …) and pass the id it prints with --iam-certificate-id");
+        }
+        match self.iam_certificate_id.as_deref() {
+            None => bail!("--domain in China needs --iam-certificate-id: CloudFront in China takes IAM server certificates only (imgh cert upload --cert … --key … --chain … prints the id, ASCA…)"),
+            Some(id) if !(id.len() >= 16 && id.starts_with("ASCA") && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())) => {
+                bail!("--iam-certificate-id {id:?} is not an IAM server certificate id (ASCA followed by upper-case letters and digits; `aws iam list-server-certificates` lists them)")
+            }
+            Some(_) => {}
+        }
+        // API Gateway waits at most 30 s for an integration, and imgh gives it 1 s more than
+        // the origin's timeout.
+        if self.timeout > MAX_CHINA_TIMEOUT {
+            bail!("--timeout {} is out of range in China: use {MIN_TIMEOUT} to {MAX_CHINA_TIMEOUT} seconds (the handler sits behind API Gateway, which waits at most 30 s for it)", self.timeout);
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<()> {
         for b in &self.buckets {
             check_bucket_name(b)?;
@@ -516,20 +594,13 @@ impl TemplateSettings {
         if !["PriceClass_100", "PriceClass_200", "PriceClass_All"].contains(&self.price_class.as_str()) {
             bail!("--price-class {:?}: use PriceClass_100, PriceClass_200 or PriceClass_All", self.price_class);
         }
-        match (&self.domain, &self.certificate_arn) {
-            (None, None) => {}
-            (Some(_), None) | (None, Some(_)) => {
-                bail!("--domain and --certificate-arn go together: CloudFront needs the certificate for the domain")
-            }
-            (Some(_), Some(arn)) => {
-                let region = arn.split(':').nth(3).unwrap_or("");
-                if region != "us-east-1" {
-                    bail!("the certificate {arn} is in {region:?}, but CloudFront only uses ACM certificates from us-east-1: request or import it there");
-                }
-                if self.buckets.len() > 1 {
-                    bail!("--domain names one distribution, but {} buckets make {} distributions: deploy one stack per bucket for custom domains", self.buckets.len(), self.buckets.len());
-                }
-            }
+        if self.china {
+            self.validate_china()?;
+        } else {
+            self.validate_certificate()?;
+        }
+        if self.domain.is_some() && self.buckets.len() > 1 {
+            bail!("--domain names one distribution, but {} buckets make {} distributions: deploy one stack per bucket for custom domains", self.buckets.len(), self.buckets.len());
         }
         Ok(())
     }

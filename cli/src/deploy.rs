@@ -65,6 +65,9 @@ impl Deploy {
             s.settings.template_unchecked(&self.template)?
         } else {
             let t = s.settings.template(&self.template)?;
+            if t.china {
+                eprintln!("{}", render::china_differences(&t));
+            }
             check_parameters(&t)?;
             preflight::check(aws, stack, &t).await?;
             t

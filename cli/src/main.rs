@@ -7,6 +7,7 @@
 mod apply_policy;
 mod aws;
 mod build;
+mod cert;
 mod config;
 mod deploy;
 mod destroy;
@@ -16,6 +17,7 @@ mod policy;
 mod preflight;
 mod process;
 mod render;
+mod rotate;
 mod serve;
 mod sign;
 mod stack;
@@ -82,6 +84,11 @@ enum Command {
     /// Named styles (`style/NAME` in a request) in the stack's style table.
     #[command(subcommand)]
     Style(style::StyleCommand),
+    /// China: certificates for --domain in IAM (CloudFront there takes no ACM certificate).
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
+    /// China: a new secret CloudFront proves itself to the handler with, without downtime.
+    RotateOriginSecret(rotate::RotateOriginSecret),
     /// Ask a few questions and write imgh.toml.
     Init,
     /// Print shell completions.
@@ -115,5 +122,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::ApplyPolicy(c) => Session::run(global, |s| c.run(s)),
         Command::Destroy(c) => Session::run(global, |s| c.run(s)),
         Command::Style(c) => Session::run(global, |s| c.run(s)),
+        Command::Cert(c) => Session::run(global, |s| c.run(s)),
+        Command::RotateOriginSecret(c) => Session::run(global, |s| c.run(s)),
     }
 }

@@ -51,7 +51,8 @@ const VPC_ORIGIN_REGIONS: &[&str] = &[
 ];
 
 pub async fn check(aws: &Aws, stack_name: &str, t: &TemplateSettings) -> Result<()> {
-    if t.variant == Variant::Ecs && !VPC_ORIGIN_REGIONS.contains(&aws.region.as_str()) {
+    // In China the ECS variant's origin is an API Gateway VPC link instead.
+    if t.variant == Variant::Ecs && !t.china && !VPC_ORIGIN_REGIONS.contains(&aws.region.as_str()) {
         bail!(
             "the ECS variant reaches its handler through a CloudFront VPC origin, which {} does not offer: deploy the Lambda variant there, or the ECS variant in a region that has VPC origins",
             aws.region
@@ -61,7 +62,7 @@ pub async fn check(aws: &Aws, stack_name: &str, t: &TemplateSettings) -> Result<
         let region = bucket_region(aws, bucket).await?;
         if region != aws.region {
             bail!(
-                "bucket {bucket} is in {region}, but the stack deploys to {}: deploy with --region {region}, so the handler and CloudFront's S3 origin read it in its own region (and without cross-region transfer charges)",
+                "bucket {bucket} is in {region}, but the stack deploys to {}: deploy with --region {region}, so the handler (and CloudFront's S3 origin) read it in its own region (and without cross-region transfer charges)",
                 aws.region
             );
         }

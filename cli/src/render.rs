@@ -13,6 +13,9 @@ use serde_json::json;
 use crate::config::{GlobalArgs, Settings, TemplateArgs, TemplateSettings, Variant};
 use crate::policy;
 
+/// API Gateway HTTP APIs' payload limit (the China front door of the ECS variant).
+const API_PAYLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
 /// Every template source, by name, as minijinja sees it.
 const SOURCES: &[(&str, &str)] = &[
     ("lambda.yaml.j2", include_str!("../../templates/lambda.yaml.j2")),
@@ -25,6 +28,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("partials/router.js.j2", include_str!("../../templates/partials/router.js.j2")),
     ("partials/signing.yaml.j2", include_str!("../../templates/partials/signing.yaml.j2")),
     ("partials/stack_outputs.yaml.j2", include_str!("../../templates/partials/stack_outputs.yaml.j2")),
+    ("partials/api.yaml.j2", include_str!("../../templates/partials/api.yaml.j2")),
+    ("partials/api_parameters.yaml.j2", include_str!("../../templates/partials/api_parameters.yaml.j2")),
+    ("partials/api_origin.yaml.j2", include_str!("../../templates/partials/api_origin.yaml.j2")),
+    ("partials/api_outputs.yaml.j2", include_str!("../../templates/partials/api_outputs.yaml.j2")),
 ];
 
 /// The query strings in the cache key, and so forwarded to the handler: the process
@@ -45,6 +52,21 @@ fn unique_name(stack_name: &str, role: &str) -> String {
     let prefix: String = stack_name.chars().take(40).collect();
     let id = json!({"Fn::Select": [4, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]});
     json!({"Fn::Sub": [format!("{prefix}-${{Id}}-{role}"), {"Id": id}]}).to_string()
+}
+
+/// China: the origin secret's `key` (`current`, `previous`) as CloudFormation resolves it,
+/// at the version `imgh rotate-origin-secret` wrote. A YAML flow value.
+fn rotated_origin_secret(key: &str) -> String {
+    json!({"Fn::Sub": format!("{{{{resolve:secretsmanager:${{OriginSecret}}:SecretString:{key}::${{OriginSecretVersion}}}}}}")})
+        .to_string()
+}
+
+/// China: the origin secret CloudFront sends: the rotated version's, or before any rotation
+/// the secret's current value.
+fn origin_secret() -> String {
+    let latest = json!({"Fn::Sub": "{{resolve:secretsmanager:${OriginSecret}:SecretString:current}}"});
+    let rotated: serde_json::Value = serde_json::from_str(&rotated_origin_secret("current")).expect("valid JSON");
+    json!({"Fn::If": ["OriginSecretRotated", rotated, latest]}).to_string()
 }
 
 /// checkov checks that do not fit this design, per kind of resource, each with its reason.
@@ -74,6 +96,13 @@ const CHECKOV_SKIPS: &[(&str, &[(&str, &str)])] = &[
     ]),
     ("secret", &[
         ("CKV_AWS_149", "Encrypted at rest with the AWS managed key for Secrets Manager; only the handler's role is granted GetSecretValue on it, which a customer managed key would not narrow further."),
+    ]),
+    ("api_route", &[
+        ("CKV_AWS_309", "The handler origin in China, where CloudFront cannot sign requests (no origin access control there): the handler serves only requests carrying the origin secret CloudFront adds, compared in constant time; IAM or JWT authorisation would need a signer CloudFront does not have."),
+    ]),
+    ("api_stage", &[
+        ("CKV_AWS_76", "Every request the API passes on is logged by the handler to CloudWatch Logs (method, path, process, status, timings); API access logs would duplicate them."),
+        ("CKV_AWS_95", "HTTP APIs have no per-stage WAF association; the handler's limits and the Lambda concurrency cap (or the ECS task count) bound the cost of abuse."),
     ]),
     ("load_balancer", &[
         ("CKV_AWS_91", "The ALB is internal and reached only through CloudFront's VPC origin; every request is logged by the handler to CloudWatch Logs, so ALB access logs (and their bucket) would duplicate them."),
@@ -160,9 +189,39 @@ impl Render {
     pub fn run(self, global: &GlobalArgs) -> Result<()> {
         let settings = Settings::load(global)?;
         let t = settings.template(&self.template)?;
-        print!("{}", render(&settings.stack_name, &t)?);
+        let text = render(&settings.stack_name, &t)?;
+        if t.china {
+            eprintln!("{}", china_differences(&t));
+        }
+        print!("{text}");
         Ok(())
     }
+}
+
+/// What a China template does differently from the global one, for `render` and `deploy`
+/// to say (the README's China section has the reasons).
+pub fn china_differences(t: &TemplateSettings) -> String {
+    let (variant, limit) = match t.variant {
+        Variant::Lambda => (
+            "CloudFront -> API Gateway HTTP API -> Lambda (no function URLs in China)",
+            "Lambda answers through API Gateway are buffered: one over 6 MB encoded (about 4.5 MB of image, originals included) is a 413 ResponseTooLarge; the ECS variant allows 10 MB",
+        ),
+        Variant::Ecs => (
+            "CloudFront -> API Gateway HTTP API -> VPC link -> internal ALB -> ECS (no CloudFront VPC origins in China)",
+            "API Gateway passes at most 10 MB: a larger answer is the handler's 413 ResponseTooLarge",
+        ),
+    };
+    let mut lines = vec![
+        format!("China (aws-cn): this template differs from the global {} variant:", if t.variant == Variant::Lambda { "Lambda" } else { "ECS" }),
+        format!("  - the handler origin is {variant}; it serves only requests carrying the origin secret CloudFront adds (imgh rotate-origin-secret)"),
+        "  - every request goes to the handler, originals too: CloudFront in China has no functions to route originals to S3 and no origin access control, so no bucket policy is needed".into(),
+        format!("  - {limit}"),
+        format!("  - the distribution serves {} only (ICP recordal required), with IAM server certificate {}; no HTTP/3, no IPv6", t.domain.as_deref().unwrap_or("?"), t.iam_certificate_id.as_deref().unwrap_or("?")),
+    ];
+    if t.auto_format {
+        lines.push("  - auto-format: the Accept header as sent is in the cache key (no function to normalise it), so there is one cached copy per distinct Accept value".into());
+    }
+    lines.join("\n")
 }
 
 /// Renders the template for `t` under `stack_name` and checks that it parses as YAML.
@@ -171,6 +230,8 @@ pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
     let stack = stack_name.to_string();
     env.add_function("unique_name", move |role: String| unique_name(&stack, &role));
     env.add_function("checkov_skips", |kinds: minijinja::value::Rest<String>| checkov_skips(&kinds));
+    env.add_function("origin_secret", origin_secret);
+    env.add_function("rotated_origin_secret", |key: String| rotated_origin_secret(&key));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_keep_trailing_newline(true);
@@ -187,6 +248,9 @@ pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
         stack_name => stack_name,
         buckets => buckets,
         bucket_header => imgh_handler::serve::BUCKET_HEADER,
+        secret_header => imgh_handler::serve::SECRET_HEADER,
+        api_timeout_ms => t.api_timeout_ms(),
+        api_payload_limit => API_PAYLOAD_LIMIT,
         style_key => imgh_handler::style::KEY_ATTRIBUTE,
         cache_query_strings => cache_query_strings(t),
         process_params => imgh_handler::request::PROCESS_PARAMS,

@@ -384,10 +384,16 @@ async fn deploy_checks_its_settings_before_building() {
     let out = run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--bucket", &away]), 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is in eu-west-1") && err.contains("--region eu-west-1"), "{err}");
-    // A region without CloudFront VPC origins cannot host the ECS variant.
+    // A region without CloudFront VPC origins cannot host the ECS variant (China's has its
+    // own origin, and is refused without the ICP-registered domain it needs).
+    let out = run_expect(
+        imgh(&dir, Some(&url)).args(["deploy", "--yes", "--variant", "ecs", "--region", "us-gov-west-1"]),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("us-gov-west-1 does not offer"));
     let out =
         run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--variant", "ecs", "--region", "cn-north-1"]), 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cn-north-1 does not offer"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ICP recordal"));
     let out = run_expect(imgh(&dir, Some(&url)).args(["deploy", "--yes", "--bucket", "missing-bucket-xyz"]), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the region of bucket"));
     // Without an artifact, deploy builds one: here from a binary that is not there.
@@ -619,4 +625,145 @@ async fn statements_of_look_alike_stacks_stay_apart() {
     run_expect(&mut cmd(&["destroy", "--yes"]), 0);
     let after: Value = serde_json::from_str(&get_policy(&c, &bucket).await.expect("policy")).unwrap();
     assert_eq!(after["Statement"], json!([theirs]), "destroy removed ours only");
+}
+
+/// SDK configuration for the emulator in `region`, with the dummy credentials `imgh` gets.
+async fn sdk(endpoint: &str, region: &'static str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await
+}
+
+/// `imgh rotate-origin-secret` on a China stack: the secret gets a new `current` and keeps
+/// the old one as `previous` in a new version, and the stack is updated to that version
+/// (its other parameters kept). moto's CloudFormation has no Secrets Manager resources or
+/// dynamic references, so the stack names a secret created here; the templates' use of
+/// the version is checked in tests/render.rs.
+#[tokio::test(flavor = "multi_thread")]
+async fn origin_secret_rotates_to_a_new_version_the_stack_then_reads() {
+    let Some(url) = moto_url() else { return };
+    let conf = sdk(&url, "cn-north-1").await;
+    let (sm, cfn) = (aws_sdk_secretsmanager::Client::new(&conf), aws_sdk_cloudformation::Client::new(&conf));
+    let stack = format!("imgh-rotate-{}", common::unique());
+    let secret = sm
+        .create_secret()
+        .name(format!("{stack}-origin"))
+        .secret_string(json!({"current": "first-secret"}).to_string())
+        .send()
+        .await
+        .expect("create secret");
+    let arn = secret.arn().expect("secret arn").to_string();
+    assert!(arn.starts_with("arn:aws-cn:"), "{arn}");
+    let dir = scratch("moto-rotate");
+    let tpl = dir.join("rotate.yaml");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"Parameters:
+  OriginSecretVersion:
+    Type: String
+    Default: ""
+  CodeBucket:
+    Type: String
+  CodeKey:
+    Type: String
+Resources:
+  Marker:
+    Type: AWS::SNS::Topic
+Outputs:
+  OriginSecret:
+    Value: "{arn}"
+"#
+        ),
+    )
+    .expect("write");
+    let imgh_cn = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--region", "cn-north-1", "--stack-name", &stack]).args(args);
+        c
+    };
+    let deploy = ["deploy", "--yes", "--method", "direct", "--code-bucket", "artifacts", "--code-key", "handler/a.zip"];
+    run_expect(imgh_cn(&deploy).arg("--template-file").arg(&tpl), 0);
+    let value = |v: &str| serde_json::from_str::<Value>(v).expect("secret JSON");
+    let mut previous = "first-secret".to_string();
+    for _ in 0..2 {
+        let out = run_expect(&mut imgh_cn(&["rotate-origin-secret", "--yes"]), 0);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("accepts the old one too until the next `imgh deploy`"), "{err}");
+        let now = sm.get_secret_value().secret_id(&arn).send().await.expect("read secret");
+        let v = value(now.secret_string().unwrap());
+        let current = v["current"].as_str().expect("current").to_string();
+        assert_eq!(v["previous"].as_str(), Some(previous.as_str()), "the old value is still accepted");
+        assert!(current.len() == 48 && current.chars().all(|c| c.is_ascii_alphanumeric()), "{current}");
+        assert_ne!(current, previous);
+        let st = cfn.describe_stacks().stack_name(&stack).send().await.expect("describe");
+        let params: std::collections::BTreeMap<_, _> = st.stacks()[0]
+            .parameters()
+            .iter()
+            .map(|p| (p.parameter_key().unwrap().to_string(), p.parameter_value().unwrap_or_default().to_string()))
+            .collect();
+        assert_eq!(params["OriginSecretVersion"], now.version_id().unwrap(), "the stack reads the new version");
+        assert_eq!(params["CodeKey"], "handler/a.zip", "other parameters keep their values");
+        previous = current;
+    }
+    run_expect(&mut imgh_cn(&["destroy", "--yes"]), 0);
+    // A stack without an origin secret (every global one) is refused with the reason.
+    let out = run_expect(&mut imgh_cn(&["rotate-origin-secret", "--yes"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&stack));
+}
+
+/// `imgh cert upload` puts a PEM certificate into IAM under /cloudfront/ (the only path
+/// CloudFront in China reads) and prints the id `--iam-certificate-id` takes.
+#[tokio::test(flavor = "multi_thread")]
+async fn certificate_upload_prints_the_id_to_deploy_with() {
+    let Some(url) = moto_url() else { return };
+    let dir = scratch("moto-cert");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let name = format!("imgh-cert-{}", common::unique());
+    let out = run_expect(
+        imgh(&dir, Some(&url))
+            .args(["--region", "cn-north-1", "cert", "upload", "--name", &name, "--cert"])
+            .arg(fixtures.join("test-cert.pem"))
+            .arg("--key")
+            .arg(fixtures.join("test-key.pem")),
+        0,
+    );
+    let id = stdout(&out).trim().to_string();
+    let conf = sdk(&url, "cn-north-1").await;
+    let got = aws_sdk_iam::Client::new(&conf).get_server_certificate().server_certificate_name(&name).send().await;
+    let meta =
+        got.expect("uploaded").server_certificate.expect("certificate").server_certificate_metadata.expect("meta");
+    assert_eq!(meta.path, "/cloudfront/");
+    assert_eq!(meta.server_certificate_id, id);
+    assert!(meta.arn.starts_with("arn:aws-cn:iam::"), "{}", meta.arn);
+    // The id renders: it is what the China templates take.
+    run_expect(
+        imgh(&dir, None).args([
+            "--region",
+            "cn-north-1",
+            "render",
+            "--variant",
+            "lambda",
+            "--bucket",
+            "photos-cn0",
+            "--domain",
+            "img.example.cn",
+            "--iam-certificate-id",
+            &id,
+        ]),
+        0,
+    );
+    // A key where the certificate should be is refused before any call.
+    let out = run_expect(
+        imgh(&dir, Some(&url))
+            .args(["--region", "cn-north-1", "cert", "upload", "--cert"])
+            .arg(fixtures.join("test-key.pem"))
+            .arg("--key")
+            .arg(fixtures.join("test-key.pem")),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no PEM CERTIFICATE block"));
 }

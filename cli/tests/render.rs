@@ -130,6 +130,106 @@ const CASES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// China: the same options over the templates for the aws-cn partition. Each case names
+/// its region; cfn-lint checks them in both China regions.
+const CN_CERT: &str = "ASCACKCEVSQ6C2EXAMPLE";
+const CN_IMAGE: &str = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/imgh@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+const CN_KMS: &str = "arn:aws-cn:kms:cn-north-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666";
+const CHINA_CASES: &[(&str, &[&str])] = &[
+    (
+        "cn-lambda-one",
+        &[
+            "--region",
+            "cn-north-1",
+            "--variant",
+            "lambda",
+            "--bucket",
+            "photos-cn0",
+            "--domain",
+            "img.example.cn",
+            "--iam-certificate-id",
+            CN_CERT,
+        ],
+    ),
+    (
+        "cn-lambda-all-options",
+        &[
+            "--region",
+            "cn-northwest-1",
+            "--variant",
+            "lambda",
+            "--bucket",
+            "photos-cn0",
+            "--domain",
+            "img.example.cn",
+            "--iam-certificate-id",
+            CN_CERT,
+            "--arch",
+            "x86_64",
+            "--memory",
+            "2048",
+            "--timeout",
+            "20",
+            "--kms-key",
+            CN_KMS,
+            "--auto-format",
+            "--signed-urls",
+            "--cors-origin",
+            "https://app.example.cn",
+            "--max-concurrency",
+            "0",
+            "--code-bucket",
+            "artifacts",
+            "--code-key",
+            "handler/abc.zip",
+        ],
+    ),
+    (
+        "cn-ecs-new-vpc-created-bucket",
+        &["--region", "cn-north-1", "--variant", "ecs", "--domain", "img.example.cn", "--iam-certificate-id", CN_CERT],
+    ),
+    (
+        "cn-ecs-existing-vpc-bucket",
+        &[
+            "--region",
+            "cn-northwest-1",
+            "--variant",
+            "ecs",
+            "--bucket",
+            "photos-cn0",
+            "--domain",
+            "img.example.cn",
+            "--iam-certificate-id",
+            CN_CERT,
+            "--vpc-id",
+            "vpc-0123456789abcdef0",
+            "--subnet",
+            "subnet-0123456789abcdef0",
+            "--subnet",
+            "subnet-0123456789abcdef1",
+            "--private-subnet",
+            "subnet-0123456789abcdef2",
+            "--private-subnet",
+            "subnet-0123456789abcdef3",
+            "--vpc-cidr",
+            "10.1.0.0/16",
+            "--auto-format",
+            "--signed-urls",
+            "--cors-origin",
+            "*",
+            "--kms-key",
+            CN_KMS,
+            "--image-uri",
+            CN_IMAGE,
+        ],
+    ),
+];
+
+/// Every case, global and China.
+fn all_cases() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
+    CASES.iter().chain(CHINA_CASES)
+}
+
 /// Regions cfn-lint checks every case in (resource availability differs between them).
 const LINT_REGIONS: &[&str] = &["us-east-1", "eu-west-1", "ap-southeast-1"];
 
@@ -160,18 +260,29 @@ const IGNORED_RULES: &[(&str, &str)] = &[
 
 #[test]
 fn every_case_passes_cfn_lint() {
+    lint(CASES, LINT_REGIONS);
+}
+
+/// The China templates lint clean in both China regions, whose resource specs lack function
+/// URLs, origin access control, CloudFront Functions and VPC origins.
+#[test]
+fn every_china_case_passes_cfn_lint_in_both_china_regions() {
+    lint(CHINA_CASES, &["cn-north-1", "cn-northwest-1"]);
+}
+
+fn lint(cases: &[(&str, &[&str])], regions: &[&str]) {
     let Some(lint) = common::cfn_lint() else {
         return;
     };
-    let dir = scratch("cfn-lint");
+    let dir = scratch(&format!("cfn-lint-{}", regions[0]));
     let mut files = vec![];
-    for (name, args) in CASES {
+    for (name, args) in cases {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, render(args)).expect("write template");
         files.push(path);
     }
     let mut cmd = Command::new(&lint);
-    cmd.args(["--format", "parseable", "--regions"]).args(LINT_REGIONS);
+    cmd.args(["--format", "parseable", "--regions"]).args(regions);
     for (rule, _why) in IGNORED_RULES {
         cmd.args(["--ignore-checks", rule]);
     }
@@ -220,9 +331,9 @@ fn ecs_handler_knows_its_task_memory() {
 /// The handler's role reads only the listed buckets' objects (and the style table).
 #[test]
 fn iam_is_limited_to_the_listed_buckets() {
-    for (name, args) in CASES {
+    for (name, args) in all_cases() {
         let doc = parse(&render(args));
-        let role_id = if name.starts_with("lambda") { "HandlerRole" } else { "TaskRole" };
+        let role_id = if name.contains("lambda") { "HandlerRole" } else { "TaskRole" };
         let stmts = doc["Resources"][role_id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
             .as_sequence()
             .expect("statements");
@@ -404,7 +515,7 @@ fn every_case_passes_checkov() {
         return;
     };
     let dir = scratch("checkov");
-    for (name, args) in CASES {
+    for (name, args) in all_cases() {
         std::fs::write(dir.join(format!("{name}.yaml")), render(args)).expect("write template");
     }
     let out = Command::new(&checkov)
@@ -441,7 +552,7 @@ fn every_case_passes_checkov() {
 /// Each checkov skip carries a reason, and names a real check id.
 #[test]
 fn checkov_skips_carry_reasons() {
-    for (name, args) in CASES {
+    for (name, args) in all_cases() {
         let doc = parse(&render(args));
         for (id, r) in doc["Resources"].as_mapping().expect("Resources") {
             for skip in r["Metadata"]["checkov"]["skip"].as_sequence().into_iter().flatten() {
@@ -742,4 +853,190 @@ fn kms_key_is_an_output() {
         let out = doc["Outputs"]["KmsKey"]["Value"].as_str();
         assert_eq!(out, args.contains(&"--kms-key").then_some(KMS), "{name}");
     }
+}
+
+/// China (aws-cn): what the templates use instead of what the region lacks. The AWS China
+/// documentation says: "Amazon Lambda Function URLs is not available in the China Regions";
+/// "You can't use the default CloudFront domain, *.cloudfront.cn, to serve content. You must
+/// add an alternate domain name ... You also must have an ICP registration"; "Amazon
+/// CloudFront in the China Regions currently does not support Amazon Certificate Manager.
+/// You must ... upload it to the IAM certificate store". cfn-lint's China specs have no
+/// AWS::CloudFront::OriginAccessControl, ::Function or ::VpcOrigin (checked above).
+#[test]
+fn china_templates_use_what_china_offers() {
+    for (name, args) in CHINA_CASES {
+        let text = render(args);
+        let doc = parse(&text);
+        for absent in [
+            "AWS::Lambda::Url",
+            "AWS::CloudFront::OriginAccessControl",
+            "AWS::CloudFront::Function",
+            "AWS::CloudFront::VpcOrigin",
+            "AWS::S3::BucketPolicy",
+        ] {
+            assert!(resources_of_type(&doc, absent).is_empty(), "{name}: {absent}");
+        }
+        // Partition-correct ARNs: every ARN is built from ${AWS::Partition}, none names `aws`.
+        assert!(!text.contains("arn:aws:"), "{name}: a literal aws-partition ARN");
+        assert!(!text.contains("amazonaws.com\""), "{name}: a literal global domain");
+        let ecs = name.contains("ecs");
+        // The handler origin: an HTTP API whose one route sends everything to the handler.
+        let api = &doc["Resources"]["HandlerApi"]["Properties"];
+        assert_eq!(api["ProtocolType"].as_str(), Some("HTTP"), "{name}");
+        let route = &doc["Resources"]["HandlerApiRoute"]["Properties"];
+        assert_eq!(route["RouteKey"].as_str(), Some("$default"), "{name}");
+        assert_eq!(route["Target"]["Fn::Sub"].as_str(), Some("integrations/${HandlerIntegration}"), "{name}");
+        // The $default stage: no stage name in the path ("API Gateway includes the stage
+        // portion of the API endpoint in the request to your backend resources").
+        assert_eq!(doc["Resources"]["HandlerApiStage"]["Properties"]["StageName"].as_str(), Some("$default"));
+        let int = &doc["Resources"]["HandlerIntegration"]["Properties"];
+        let timeout = int["TimeoutInMillis"].as_u64().expect("integration timeout");
+        assert!(timeout <= 30_000, "{name}: API Gateway waits at most 30 s");
+        if ecs {
+            assert_eq!(int["IntegrationType"].as_str(), Some("HTTP_PROXY"), "{name}");
+            assert_eq!(int["ConnectionType"].as_str(), Some("VPC_LINK"), "{name}");
+            assert_eq!(int["IntegrationUri"]["Ref"].as_str(), Some("Listener"), "{name}");
+            assert_eq!(doc["Resources"]["LoadBalancer"]["Properties"]["Scheme"].as_str(), Some("internal"));
+        } else {
+            assert_eq!(int["IntegrationType"].as_str(), Some("AWS_PROXY"), "{name}");
+            assert_eq!(int["PayloadFormatVersion"].as_str(), Some("2.0"), "{name}: the event the handler reads");
+            let p = &doc["Resources"]["HandlerApiPermission"]["Properties"];
+            assert_eq!(p["Principal"].as_str(), Some("apigateway.amazonaws.com"), "{name}");
+            assert_eq!(
+                p["SourceArn"]["Fn::Sub"].as_str(),
+                Some("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HandlerApi}/*"),
+                "{name}"
+            );
+        }
+        let (_, dist) = resources_of_type(&doc, "AWS::CloudFront::Distribution").pop().expect("a distribution");
+        assert_eq!(
+            dist["DependsOn"].as_str(),
+            Some(if ecs { "Service" } else { "HandlerFunction" }),
+            "{name}: the handler accepts a rotated secret before CloudFront sends it"
+        );
+        let cfg = &dist["Properties"]["DistributionConfig"];
+        assert_eq!(cfg["Aliases"][0].as_str(), Some("img.example.cn"), "{name}");
+        let cert = &cfg["ViewerCertificate"];
+        assert_eq!(cert["IamCertificateId"].as_str(), Some(CN_CERT), "{name}");
+        assert!(cert["AcmCertificateArn"].is_null() && cert["CloudFrontDefaultCertificate"].is_null(), "{name}");
+        assert_eq!(cert["SslSupportMethod"].as_str(), Some("sni-only"), "{name}");
+        // One origin, the handler: no function routes originals to S3, so it serves them.
+        let origins = cfg["Origins"].as_sequence().expect("origins");
+        assert_eq!(origins.len(), 1, "{name}");
+        let handler = origin(cfg, "handler");
+        assert_eq!(
+            handler["DomainName"]["Fn::Sub"].as_str(),
+            Some("${HandlerApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")
+        );
+        assert_eq!(handler["CustomOriginConfig"]["OriginProtocolPolicy"].as_str(), Some("https-only"), "{name}");
+        let behavior = &cfg["DefaultCacheBehavior"];
+        assert_eq!(behavior["TargetOriginId"].as_str(), Some("handler"), "{name}");
+        assert!(behavior["FunctionAssociations"].is_null(), "{name}");
+        // The origin secret: CloudFront sends what the handler accepts.
+        let header = handler["OriginCustomHeaders"]
+            .as_sequence()
+            .expect("custom headers")
+            .iter()
+            .find(|h| h["HeaderName"].as_str() == Some("x-imgh-origin-secret"))
+            .expect("the origin secret header");
+        let sent = &header["HeaderValue"];
+        let rotated = "{{resolve:secretsmanager:${OriginSecret}:SecretString:current::${OriginSecretVersion}}}";
+        assert_eq!(sent["Fn::If"][0].as_str(), Some("OriginSecretRotated"));
+        assert_eq!(sent["Fn::If"][1]["Fn::Sub"].as_str(), Some(rotated));
+        assert_eq!(
+            sent["Fn::If"][2]["Fn::Sub"].as_str(),
+            Some("{{resolve:secretsmanager:${OriginSecret}:SecretString:current}}")
+        );
+        let env = handler_env(&doc, ecs);
+        assert_eq!(env.get("IMGH_ORIGIN_SECRET"), Some(sent), "{name}: the handler accepts what CloudFront sends");
+        let previous = env.get("IMGH_ORIGIN_SECRET_PREVIOUS").expect("the previous secret during a rotation");
+        assert_eq!(
+            previous["Fn::Sub"].as_str(),
+            Some("{{resolve:secretsmanager:${OriginSecret}:SecretString:previous::${OriginSecretVersion}}}"),
+            "{name}"
+        );
+        if ecs {
+            assert_eq!(env.get("IMGH_MAX_RESPONSE_BYTES").and_then(Value::as_str), Some("10485760"), "{name}");
+        }
+        assert_eq!(doc["Parameters"]["OriginSecretVersion"]["Default"].as_str(), Some(""), "{name}");
+        let outputs = doc["Outputs"].as_mapping().expect("outputs");
+        assert!(outputs.keys().all(|k| !k.as_str().unwrap_or_default().starts_with("BucketPolicy")), "{name}");
+        assert_eq!(doc["Outputs"]["OriginSecret"]["Value"]["Ref"].as_str(), Some("OriginSecret"), "{name}");
+        // Auto-format: no function to normalise Accept, so the header as sent is in the key.
+        let headers = &doc["Resources"]["ImageCachePolicy"]["Properties"]["CachePolicyConfig"]
+            ["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"];
+        let auto = args.contains(&"--auto-format");
+        assert_eq!(headers["HeaderBehavior"].as_str(), Some(if auto { "whitelist" } else { "none" }), "{name}");
+    }
+}
+
+/// The handler's environment, by name: the value (a string or an intrinsic), a variable set
+/// only under a condition (`Fn::If: [C, v, AWS::NoValue]`) taken as set (after a rotation).
+fn handler_env(doc: &Value, ecs: bool) -> std::collections::BTreeMap<String, Value> {
+    let when_set = |v: &Value| -> Value {
+        let branches = &v["Fn::If"];
+        if branches[2]["Ref"].as_str() == Some("AWS::NoValue") {
+            branches[1].clone()
+        } else {
+            v.clone()
+        }
+    };
+    let mut out = std::collections::BTreeMap::new();
+    if ecs {
+        let list = doc["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]
+            .as_sequence()
+            .expect("environment");
+        for e in list {
+            let e = when_set(e);
+            out.insert(e["Name"].as_str().expect("name").to_string(), e["Value"].clone());
+        }
+    } else {
+        let vars = doc["Resources"]["HandlerFunction"]["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .expect("variables");
+        for (k, v) in vars {
+            out.insert(k.as_str().expect("name").to_string(), when_set(v));
+        }
+    }
+    out
+}
+
+/// China's rules are checked before any AWS call, each with what to do.
+#[test]
+fn china_settings_are_refused_with_a_reason() {
+    let dir = scratch("china-settings");
+    let cn = ["--region", "cn-north-1", "--variant", "lambda", "--bucket", "photos-cn0"];
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "ICP recordal"),
+        (&["--domain", "img.example.cn"], "--iam-certificate-id"),
+        (&["--domain", "img.example.cn", "--certificate-arn", CERT], "does not take"),
+        (&["--domain", "img.example.cn", "--iam-certificate-id", "not-an-id"], "is not an IAM server certificate id"),
+        (&["--domain", "img.example.cn", "--iam-certificate-id", CN_CERT, "--timeout", "30"], "at most 30 s"),
+    ];
+    for (extra, expected) in cases {
+        let out = run_expect(imgh(&dir, None).arg("render").args(cn).args(*extra), 1);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{extra:?}: {err}");
+    }
+    // Outside China an IAM certificate id is refused (CloudFront there takes ACM's).
+    let out = run_expect(
+        imgh(&dir, None).arg("render").args([
+            "--variant",
+            "lambda",
+            "--bucket",
+            "photos-0",
+            "--iam-certificate-id",
+            CN_CERT,
+        ]),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("China regions"));
+    // What differs is said on stderr; the template alone goes to stdout.
+    let out = run_expect(imgh(&dir, None).arg("render").args(CHINA_CASES[0].1), 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("API Gateway") && err.contains("413 ResponseTooLarge") && err.contains("ECS variant"),
+        "{err}"
+    );
+    assert!(stdout(&out).starts_with("AWSTemplateFormatVersion"));
 }

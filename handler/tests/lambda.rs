@@ -85,7 +85,8 @@ struct Harness {
 }
 
 impl Harness {
-    async fn start() -> Self {
+    /// The handler binary under the stand-in, with `env` on top of the test defaults.
+    async fn start(env: &[(&str, &str)]) -> Self {
         let (ev_tx, ev_rx) = mpsc::channel(16);
         let (res_tx, res_rx) = mpsc::channel(16);
         let api = Arc::new(RuntimeApi { events: Mutex::new(ev_rx), results: res_tx });
@@ -107,7 +108,8 @@ impl Harness {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
-            .env("IMGH_DIR", samples_dir());
+            .env("IMGH_DIR", samples_dir())
+            .envs(env.iter().copied());
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start imgh-handler");
         Harness { events: ev_tx, results: res_rx, _proc: support::KillOnDrop(child), seq: 0 }
     }
@@ -146,6 +148,7 @@ fn event(domain: &str, method: &str, path: &str, query: &str) -> Value {
 
 const URL_DOMAIN: &str = "abcdefghij.lambda-url.us-east-1.on.aws";
 const APIGW_DOMAIN: &str = "abc123.execute-api.us-east-1.amazonaws.com";
+const CHINA_DOMAIN: &str = "abc123.execute-api.cn-north-1.amazonaws.com.cn";
 
 /// Splits a streamed HTTP-integration response into its JSON prelude and body.
 fn split_stream(p: &Posted) -> (Value, &[u8]) {
@@ -157,7 +160,7 @@ fn split_stream(p: &Posted) -> (Value, &[u8]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn function_url_streams_and_api_gateway_buffers() {
-    let mut h = Harness::start().await;
+    let mut h = Harness::start(&[]).await;
 
     // A processed image, streamed.
     let p = h.invoke(event(URL_DOMAIN, "GET", "/mountain.jpg", "x-oss-process=image/resize,w_200")).await;
@@ -192,7 +195,8 @@ async fn function_url_streams_and_api_gateway_buffers() {
     let doc: Value = serde_json::from_slice(&p.body).unwrap();
     assert_eq!(doc["statusCode"], 413);
     let text = base64::engine::general_purpose::STANDARD.decode(doc["body"].as_str().unwrap()).unwrap();
-    assert!(String::from_utf8_lossy(&text).contains("ResponseTooLarge"));
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("ResponseTooLarge") && text.contains("ECS variant"), "{text}");
 
     // The per-image memory budget follows the function's memory (1024 MB here): a canvas
     // that would not fit is refused before it is allocated.
@@ -218,4 +222,34 @@ async fn function_url_streams_and_api_gateway_buffers() {
     assert_eq!(prelude["statusCode"], 200);
     assert!(body.is_empty());
     assert_ne!(prelude["headers"]["content-length"], "0");
+}
+
+/// The China Lambda variant: API Gateway (payload 2.0) events, the origin secret CloudFront
+/// adds as a header, and originals served by the handler (no function routes them to S3).
+#[tokio::test(flavor = "multi_thread")]
+async fn china_api_gateway_events_need_the_origin_secret() {
+    let mut h = Harness::start(&[("IMGH_ORIGIN_SECRET", "s3cret")]).await;
+    let with_secret = |path: &str, query: &str, secret: &str| {
+        let mut e = event(CHINA_DOMAIN, "GET", path, query);
+        e["headers"]["x-imgh-origin-secret"] = json!(secret);
+        e
+    };
+    let answer = |p: &Posted| -> (u64, Vec<u8>) {
+        let doc: Value = serde_json::from_slice(&p.body).expect("a buffered response document");
+        let body = base64::engine::general_purpose::STANDARD.decode(doc["body"].as_str().unwrap()).unwrap();
+        (doc["statusCode"].as_u64().unwrap(), body)
+    };
+    let p = h.invoke(with_secret("/mountain.jpg", "x-oss-process=image/resize,w_120", "s3cret")).await;
+    let (status, body) = answer(&p);
+    assert_eq!(status, 200);
+    assert_eq!(image::load_from_memory(&body).unwrap().width(), 120);
+    let (status, body) = answer(&h.invoke(with_secret("/mountain.jpg", "", "s3cret")).await);
+    assert_eq!((status, body.as_slice()), (200, &include_bytes!("../../samples/mountain.jpg")[..]));
+    for wrong in ["guess", ""] {
+        let (status, body) = answer(&h.invoke(with_secret("/mountain.jpg", "", wrong)).await);
+        assert_eq!(status, 403, "{wrong:?}");
+        assert!(String::from_utf8_lossy(&body).contains("AccessDenied"));
+    }
+    let (status, _) = answer(&h.invoke(event(CHINA_DOMAIN, "GET", "/mountain.jpg", "")).await);
+    assert_eq!(status, 403, "no secret header");
 }

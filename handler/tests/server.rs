@@ -215,6 +215,29 @@ fn auto_format_cors_and_origin_secret() {
     assert!(pre.header("access-control-allow-methods").unwrap().contains("GET"));
 }
 
+/// During a rotation the handler accepts the secret CloudFront is moving to and the one it
+/// sent before; nothing else, and a response over the front door's limit (API Gateway's
+/// 10 MB in China) is the handler's own 413.
+#[test]
+fn rotated_origin_secrets_and_the_front_door_limit() {
+    let dir = samples_dir();
+    let server = start_server(&[
+        ("IMGH_DIR", &dir),
+        ("IMGH_ORIGIN_SECRET", "new-secret"),
+        ("IMGH_ORIGIN_SECRET_PREVIOUS", "old-secret"),
+        ("IMGH_MAX_RESPONSE_BYTES", "60000"),
+    ]);
+    let small = format!("{}/mountain.jpg?x-oss-process=image/resize,w_80", server.base);
+    for (value, status) in [("new-secret", 200), ("old-secret", 200), ("new-secre", 403), ("", 403)] {
+        assert_eq!(http("GET", &small, &[("x-imgh-origin-secret", value)]).status, status, "{value:?}");
+    }
+    assert_eq!(get(&small).status, 403);
+    let big = format!("{}/mountain.jpg?x-oss-process=image/resize,w_2000/format,png", server.base);
+    let got = http("GET", &big, &[("x-imgh-origin-secret", "new-secret")]);
+    assert_eq!(got.status, 413, "{}", got.text());
+    assert!(got.text().contains("ResponseTooLarge") && got.text().contains("API Gateway"), "{}", got.text());
+}
+
 #[test]
 fn a_full_queue_answers_503_not_a_collapse() {
     let dir = samples_dir();

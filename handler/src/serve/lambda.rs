@@ -109,12 +109,10 @@ fn buffered(handler: &Handler, reply: Reply) -> FunctionResponse<Value, Chunks> 
     let doc = buffered_doc(&reply);
     let wire = serde_json::to_vec(&doc).map_or(usize::MAX, |v| v.len());
     if wire > BUFFERED_LIMIT {
-        let e = ProcessError::new(
-            413,
-            "ResponseTooLarge",
-            format!(
-                "the response is {wire} bytes encoded, over the 6 MB limit of buffered Lambda responses; use the function URL (streamed) or ask for a smaller image"
-            ),
+        let e = super::too_large(
+            wire,
+            BUFFERED_LIMIT,
+            "the limit of a buffered Lambda response, base64 included (API Gateway, as in China): ask for a smaller image, or deploy the ECS variant (10 MB in China, streamed elsewhere)",
         );
         return FunctionResponse::BufferedResponse(buffered_doc(&with_length(handler.error_reply(&e))));
     }

@@ -6,7 +6,7 @@ pub mod http;
 pub mod lambda;
 mod options;
 
-pub use options::{Cors, Options, BUCKET_HEADER};
+pub use options::{Cors, Options, BUCKET_HEADER, SECRET_HEADER};
 
 use crate::codec::Format;
 use crate::engine::{self, Processed, Timings};
@@ -24,6 +24,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::Semaphore;
+
+/// A response its front door would refuse: `size` bytes past its `limit`; `front` names the
+/// limit and what else to do.
+pub(crate) fn too_large(size: usize, limit: usize, front: &str) -> ProcessError {
+    let mb = limit / (1024 * 1024);
+    ProcessError::new(413, "ResponseTooLarge", format!("the response is {size} bytes, over {mb} MB, {front}"))
+}
 
 /// One request as any adapter sees it.
 pub struct Incoming<'a> {
@@ -116,6 +123,13 @@ impl Handler {
             Ok(reply) => reply,
             Err(e) => self.error_reply(&e),
         };
+        if let Some(limit) = self.options.max_response_bytes.filter(|&l| reply.body.len() > l) {
+            reply = self.error_reply(&too_large(
+                reply.body.len(),
+                limit,
+                "API Gateway's payload limit: ask for a smaller image",
+            ));
+        }
         self.options.cors.decorate(req.headers, &mut reply);
         tracing::info!(
             method = req.method,
@@ -334,19 +348,24 @@ impl Handler {
         keys.verify(req.path, req.query, now)
     }
 
-    /// Behind an ALB, only CloudFront knows the secret header value (constant-time check).
+    /// Behind a public origin (API Gateway in China), only CloudFront knows the secret header
+    /// value. Each accepted value is compared in constant time, all of them every time.
     fn check_origin_secret(&self, headers: &HeaderMap) -> Result<()> {
-        let Some(secret) = &self.options.origin_secret else { return Ok(()) };
+        if self.options.origin_secrets.is_empty() {
+            return Ok(());
+        }
         let mut copies = headers.get_all(self.options.secret_header.as_str()).iter();
-        let got = copies.next().map(|v| v.as_bytes()).unwrap_or_default();
+        let got = Sha256::digest(copies.next().map(|v| v.as_bytes()).unwrap_or_default());
         // One copy only: with two, which one a check reads would decide the answer.
         if copies.next().is_some() {
             return Err(ProcessError::new(403, "AccessDenied", "the origin secret header is repeated"));
         }
-        let a = Sha256::digest(got);
-        let b = Sha256::digest(secret.as_bytes());
-        // Equal-length digests compared without an early exit.
-        if a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0 {
+        // Equal-length digests compared without an early exit, against every value.
+        let matched = self.options.origin_secrets.iter().fold(false, |any, secret| {
+            let diff = Sha256::digest(secret.as_bytes()).iter().zip(got.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+            any | (diff == 0)
+        });
+        if !matched {
             return Err(ProcessError::new(403, "AccessDenied", "requests must come through the distribution"));
         }
         Ok(())

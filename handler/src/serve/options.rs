@@ -10,6 +10,10 @@ use std::time::Duration;
 /// templates set it; the handler serves only buckets on its allow-list).
 pub const BUCKET_HEADER: &str = "x-imgh-bucket";
 
+/// The header through which CloudFront proves itself to a public origin (the China
+/// templates' API Gateway) with the origin secret.
+pub const SECRET_HEADER: &str = "x-imgh-origin-secret";
+
 #[derive(Clone)]
 pub struct Options {
     pub cache_control: String,
@@ -21,8 +25,9 @@ pub struct Options {
     pub cors: Cors,
     /// When set, every request must carry a valid `Expires` + `Signature`.
     pub signing: Option<SigningKeys>,
-    /// When set, requests must carry `secret_header` with this value (ALB behind CloudFront).
-    pub origin_secret: Option<String>,
+    /// When not empty, requests must carry `secret_header` with one of these values: the
+    /// one CloudFront sends, and during a rotation the one it sent before.
+    pub origin_secrets: Vec<String>,
     pub secret_header: String,
     /// The origin custom header CloudFront sets to name the bucket.
     pub bucket_header: String,
@@ -32,6 +37,9 @@ pub struct Options {
     pub queue_depth: usize,
     /// Budget for one request's wait and work; keep it below the front door's timeout.
     pub deadline: Duration,
+    /// The largest body the front door passes on (API Gateway: 10 MB); a larger answer is a
+    /// 413 from the handler rather than the front door's own error.
+    pub max_response_bytes: Option<usize>,
     /// In-memory result cache size in bytes (0 = off) and entry lifetime.
     pub cache_bytes: u64,
     pub cache_ttl: Duration,
@@ -45,12 +53,13 @@ impl Default for Options {
             auto_format: false,
             cors: Cors::default(),
             signing: None,
-            origin_secret: None,
-            secret_header: "x-imgh-origin-secret".into(),
+            origin_secrets: Vec::new(),
+            secret_header: SECRET_HEADER.into(),
             bucket_header: BUCKET_HEADER.into(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             queue_depth: 256,
             deadline: Duration::from_secs(25),
+            max_response_bytes: None,
             cache_bytes: 0,
             cache_ttl: Duration::from_secs(3600),
         }
