@@ -7,9 +7,11 @@ cd "$root"
 
 "$root/tests/setup.sh"
 
-# moto_server: the AWS APIs (S3, CloudFormation, DynamoDB, ECR, Lambda, IAM, CloudFront).
+# moto_server: the AWS APIs (S3, CloudFormation, DynamoDB, ECR, Lambda, IAM, CloudFront, ECS,
+# CloudWatch and CloudWatch Logs).
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$root/target/moto.log" 2>&1 &
+# ECS services report their desired count of tasks as running (moto starts none).
+MOTO_ECS_SERVICE_RUNNING=1 "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$root/target/moto.log" 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

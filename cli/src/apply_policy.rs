@@ -96,7 +96,7 @@ impl Target {
 }
 
 /// Why a China stack needs no resource policy statement.
-const NO_POLICY_IN_CHINA: &str = "Nothing to add: in China CloudFront has no S3 origin here (no origin access control, and no function to route originals to S3), so the handler serves originals too, reading the buckets (and decrypting with the KMS key) through its own IAM role, which the stack grants. No bucket or key policy needs a statement for CloudFront.";
+const NO_POLICY_IN_CHINA: &str = "No policy to apply: in China CloudFront has no S3 origin here (no origin access control, and no function to route originals to S3), so the handler serves originals too, reading the buckets (and decrypting with the KMS key) through its own IAM role, which the stack grants. No bucket or key policy needs a statement for CloudFront.";
 
 /// Every target of the stack with our statement for it: the buckets (all, or those named
 /// by `--bucket`), then the KMS key when the stack has one. The key statement always names
@@ -116,12 +116,7 @@ fn plan(stack_name: &str, st: &Stack, only: &[String]) -> Result<Vec<(Target, Va
         })
     };
     let mut list = vec![];
-    let selected = stack::select(all.clone(), only, stack_name)?;
-    if selected.iter().any(|b| b.dist_arn.as_deref().is_some_and(|a| a.starts_with("arn:aws-cn:"))) {
-        eprintln!("{NO_POLICY_IN_CHINA}");
-        return Ok(list);
-    }
-    for b in selected {
+    for b in stack::select(all.clone(), only, stack_name)? {
         let arn = arn_of(&b)?;
         list.push((Target::Bucket(b.name.clone()), policy::bucket_statement(stack_name, &b.name, &arn)));
     }
@@ -144,8 +139,23 @@ pub struct Policy {
     json: bool,
 }
 
+/// In China, says why no policy statement is needed and returns true.
+fn none_needed_in_china(aws: &Aws, json: bool, empty: &str) -> bool {
+    if !crate::config::is_china(&aws.region) {
+        return false;
+    }
+    eprintln!("{NO_POLICY_IN_CHINA}");
+    if json {
+        println!("{empty}");
+    }
+    true
+}
+
 impl Policy {
     pub async fn run(self, s: Session) -> Result<()> {
+        if none_needed_in_china(&s.aws, self.json, "{}") {
+            return Ok(());
+        }
         print_for(s.stack(), &stack::require(&s.aws, s.stack()).await?, &self.buckets, self.json)
     }
 }
@@ -173,6 +183,9 @@ impl ApplyPolicy {
     pub async fn run(self, s: Session) -> Result<()> {
         if let Some(file) = &self.restore {
             return restore(&s.aws, file, self.yes).await;
+        }
+        if none_needed_in_china(&s.aws, self.json, "[]") {
+            return Ok(());
         }
         let o = ApplyOptions {
             dry_run: self.dry_run,

@@ -22,10 +22,12 @@ impl Session {
         F: FnOnce(Session) -> Fut,
         Fut: std::future::Future<Output = Result<()>>,
     {
-        let settings = Settings::load(global)?;
+        let mut settings = Settings::load(global)?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         rt.block_on(async move {
             let aws = Aws::connect(&settings.aws).await?;
+            // The region as resolved (a profile's included): it picks the partition's templates.
+            settings.aws.region = Some(aws.region.clone());
             command(Session { settings, aws }).await
         })
     }
@@ -47,6 +49,12 @@ pub struct Aws {
     pub kms: aws_sdk_kms::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub iam: aws_sdk_iam::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    /// CloudFront's metrics are in us-east-1 whatever the stack's region.
+    pub cloudwatch_us_east_1: aws_sdk_cloudwatch::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
 }
@@ -81,6 +89,13 @@ impl Aws {
             kms: aws_sdk_kms::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             iam: aws_sdk_iam::Client::new(&sdk),
+            cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            ecs: aws_sdk_ecs::Client::new(&sdk),
+            cloudwatch_us_east_1: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(&sdk).region(Region::new("us-east-1")).build(),
+            ),
             region,
             endpoint_url: s.endpoint_url.clone(),
         })

@@ -149,6 +149,14 @@ pub struct TemplateArgs {
     /// ECS: handler image, by digest (REPO@sha256:…). Produced by `imgh build`.
     #[arg(long)]
     pub image_uri: Option<String>,
+    /// Leave CloudFront's additional metrics off (cache hit rate, origin latency: billed by
+    /// CloudFront per distribution; the dashboard then goes without them).
+    #[arg(long)]
+    pub no_cdn_metrics: bool,
+    /// Email the stack's alarms to this address (an SNS topic; AWS mails a confirmation
+    /// link first, and nothing is sent until it is followed).
+    #[arg(long, value_name = "ADDRESS")]
+    pub alarm_email: Option<String>,
 }
 
 /// `imgh.toml`: every field optional; flags override it.
@@ -217,6 +225,10 @@ pub struct FileConfig {
     pub max_count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdn_metrics: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_email: Option<String>,
     /// Where apply-policy and destroy write policy backups [default: .imgh/backups].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_dir: Option<PathBuf>,
@@ -282,6 +294,9 @@ pub struct TemplateSettings {
     pub min_count: u32,
     pub max_count: u32,
     pub image_uri: Option<String>,
+    /// CloudFront's additional metrics (a monitoring subscription per distribution).
+    pub cdn_metrics: bool,
+    pub alarm_email: Option<String>,
 }
 
 /// The resolved settings of one invocation.
@@ -367,6 +382,8 @@ impl Settings {
             min_count: a.min_count.or(f.min_count).unwrap_or(1),
             max_count: a.max_count.or(f.max_count).unwrap_or(4),
             image_uri: pick(&a.image_uri, &f.image_uri),
+            cdn_metrics: !a.no_cdn_metrics && f.cdn_metrics.unwrap_or(true),
+            alarm_email: pick(&a.alarm_email, &f.alarm_email),
         };
         Ok(s)
     }
@@ -593,6 +610,13 @@ impl TemplateSettings {
         }
         if !["PriceClass_100", "PriceClass_200", "PriceClass_All"].contains(&self.price_class.as_str()) {
             bail!("--price-class {:?}: use PriceClass_100, PriceClass_200 or PriceClass_All", self.price_class);
+        }
+        if let Some(e) = &self.alarm_email {
+            let valid = e.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+                && !e.contains(char::is_whitespace);
+            if !valid {
+                bail!("--alarm-email {e:?} is not an email address (ops@example.com)");
+            }
         }
         if self.china {
             self.validate_china()?;

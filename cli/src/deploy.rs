@@ -18,7 +18,7 @@ use crate::build::{self, BuildArgs};
 use crate::config::TemplateArgs;
 use crate::config::{TemplateSettings, Variant};
 use crate::follow::{self, Outcome};
-use crate::{preflight, render, stack, ui};
+use crate::{hotswap, preflight, render, stack, ui};
 
 /// CloudFormation's limit for a template passed inline; larger ones go through S3.
 const INLINE_TEMPLATE_LIMIT: usize = 51_200;
@@ -49,6 +49,11 @@ pub struct Deploy {
     /// Print the outputs as JSON.
     #[arg(long)]
     json: bool,
+    /// A code-only change: put the new handler into the running function (or service)
+    /// without a stack update. Refused when anything but the artifact changed; the stack
+    /// drifts from its parameters until the next full deploy.
+    #[arg(long)]
+    hotswap: bool,
     /// Deploy this template file instead of the rendered one. For tests against
     /// emulators that lack some resource types; not for production use.
     #[arg(long, hide = true)]
@@ -72,11 +77,27 @@ impl Deploy {
             preflight::check(aws, stack, &t).await?;
             t
         };
-        if self.template_file.is_none() && needs_artifact(&t) {
+        // Checked before the build: a refused hotswap costs no build.
+        let hotswap = match self.hotswap {
+            true => Some(hotswap::check(aws, stack, &self.template(stack, &t)?, &t).await?),
+            false => None,
+        };
+        if (self.template_file.is_none() || hotswap.is_some()) && needs_artifact(&t) {
             let a = build::publish(aws, stack, t.variant, t.arch, &self.build, artifact_bucket).await?;
             use_artifact(&mut t, a);
         }
-        self.execute(aws, stack, &t, artifact_bucket).await
+        match hotswap {
+            Some(st) => hotswap::swap(aws, &st, &t, self.yes).await,
+            None => self.execute(aws, stack, &t, artifact_bucket).await,
+        }
+    }
+
+    /// The template to deploy: `--template-file`'s, or the one rendered from `t`.
+    fn template(&self, stack_name: &str, t: &TemplateSettings) -> Result<String> {
+        match &self.template_file {
+            Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read template {}", p.display())),
+            None => render::render(stack_name, t),
+        }
     }
 
     async fn execute(
@@ -86,10 +107,7 @@ impl Deploy {
         t: &TemplateSettings,
         artifact_bucket: Option<&str>,
     ) -> Result<()> {
-        let template = match &self.template_file {
-            Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read template {}", p.display()))?,
-            None => render::render(stack_name, t)?,
-        };
+        let template = self.template(stack_name, t)?;
         let input = StackInput {
             params: parameters(&template, t)?,
             tags: t.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
@@ -132,7 +150,11 @@ impl Deploy {
                 follow::until_done(aws, stack_name, started, resources).await?
             }
         };
-        finish(aws, stack_name, outcome, self.json).await
+        finish(aws, stack_name, outcome, self.json).await?;
+        if let Some(address) = &t.alarm_email {
+            eprintln!("Alarms mail {address} once its owner follows the confirmation link SNS mailed it when the subscription was made (nothing is sent before; `imgh status` shows the alarms' states).");
+        }
+        Ok(())
     }
 }
 
@@ -340,7 +362,8 @@ async fn finish(aws: &Aws, stack_name: &str, o: Outcome, json: bool) -> Result<(
     eprintln!("Stack {stack_name}: {}", o.status);
     crate::status::print_outputs(aws, stack_name, json).await?;
     let st = stack::require(aws, stack_name).await?;
-    if !json && !stack::buckets(&stack::outputs(&st)).is_empty() {
+    // In China the handler reads the buckets with its role: no policy to apply.
+    if !json && !crate::config::is_china(&aws.region) && !stack::buckets(&stack::outputs(&st)).is_empty() {
         eprintln!("\nThe policies that let the distributions read (imgh apply-policy merges them):");
         crate::apply_policy::print_for(stack_name, &st, &[], false)?;
     }

@@ -9,10 +9,15 @@ mod aws;
 mod build;
 mod cert;
 mod config;
+mod dashboard;
 mod deploy;
 mod destroy;
+mod figures;
 mod follow;
+mod hotswap;
 mod init;
+mod invalidate;
+mod logs;
 mod policy;
 mod preflight;
 mod process;
@@ -84,6 +89,10 @@ enum Command {
     /// Named styles (`style/NAME` in a request) in the stack's style table.
     #[command(subcommand)]
     Style(style::StyleCommand),
+    /// Remove paths (and their processed renditions) from the distributions' caches.
+    Invalidate(invalidate::Invalidate),
+    /// The handler's request log lines, as a table (or JSON); --follow streams them.
+    Logs(logs::Logs),
     /// China: certificates for --domain in IAM (CloudFront there takes no ACM certificate).
     #[command(subcommand)]
     Cert(cert::CertCommand),
@@ -123,6 +132,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Destroy(c) => Session::run(global, |s| c.run(s)),
         Command::Style(c) => Session::run(global, |s| c.run(s)),
         Command::Cert(c) => Session::run(global, |s| c.run(s)),
+        Command::Invalidate(c) => Session::run(global, |s| c.run(s)),
+        Command::Logs(c) => Session::run(global, |s| c.run(s)),
         Command::RotateOriginSecret(c) => Session::run(global, |s| c.run(s)),
     }
 }

@@ -11,10 +11,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::config::{GlobalArgs, Settings, TemplateArgs, TemplateSettings, Variant};
-use crate::policy;
+use crate::{dashboard, policy};
 
-/// API Gateway HTTP APIs' payload limit (the China front door of the ECS variant).
-const API_PAYLOAD_LIMIT: usize = 10 * 1024 * 1024;
+/// What the handler answers at most behind API Gateway (the China front door of the ECS
+/// variant): the HTTP API payload limit of 10 MB, less room for the headers.
+const API_PAYLOAD_LIMIT: usize = 10_000_000 - 64 * 1024;
 
 /// Every template source, by name, as minijinja sees it.
 const SOURCES: &[(&str, &str)] = &[
@@ -32,6 +33,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("partials/api_parameters.yaml.j2", include_str!("../../templates/partials/api_parameters.yaml.j2")),
     ("partials/api_origin.yaml.j2", include_str!("../../templates/partials/api_origin.yaml.j2")),
     ("partials/api_outputs.yaml.j2", include_str!("../../templates/partials/api_outputs.yaml.j2")),
+    ("partials/api_condition.yaml.j2", include_str!("../../templates/partials/api_condition.yaml.j2")),
+    ("partials/monitoring.yaml.j2", include_str!("../../templates/partials/monitoring.yaml.j2")),
 ];
 
 /// The query strings in the cache key, and so forwarded to the handler: the process
@@ -55,18 +58,21 @@ fn unique_name(stack_name: &str, role: &str) -> String {
 }
 
 /// China: the origin secret's `key` (`current`, `previous`) as CloudFormation resolves it,
-/// at the version `imgh rotate-origin-secret` wrote. A YAML flow value.
-fn rotated_origin_secret(key: &str) -> String {
+/// at the version `imgh rotate-origin-secret` wrote.
+fn versioned_secret(key: &str) -> serde_json::Value {
     json!({"Fn::Sub": format!("{{{{resolve:secretsmanager:${{OriginSecret}}:SecretString:{key}::${{OriginSecretVersion}}}}}}")})
-        .to_string()
 }
 
-/// China: the origin secret CloudFront sends: the rotated version's, or before any rotation
-/// the secret's current value.
+/// China, as a YAML flow value: the secret's `key` at the rotated version.
+fn rotated_origin_secret(key: &str) -> String {
+    versioned_secret(key).to_string()
+}
+
+/// China, as a YAML flow value: the origin secret CloudFront sends, the rotated version's or,
+/// before any rotation, the secret's current one.
 fn origin_secret() -> String {
     let latest = json!({"Fn::Sub": "{{resolve:secretsmanager:${OriginSecret}:SecretString:current}}"});
-    let rotated: serde_json::Value = serde_json::from_str(&rotated_origin_secret("current")).expect("valid JSON");
-    json!({"Fn::If": ["OriginSecretRotated", rotated, latest]}).to_string()
+    json!({"Fn::If": ["OriginSecretRotated", versioned_secret("current"), latest]}).to_string()
 }
 
 /// checkov checks that do not fit this design, per kind of resource, each with its reason.
@@ -85,6 +91,11 @@ const CHECKOV_SKIPS: &[(&str, &[(&str, &str)])] = &[
         ("CKV_AWS_117", "The function reads S3 and DynamoDB through their regional endpoints with its IAM role and takes no inbound connection but its URL behind OAC; a VPC would need NAT or endpoints and slower cold starts for no isolation gain."),
         ("CKV_AWS_173", "The environment holds settings only (bucket names, the style table, limits); the signing keys are in Secrets Manager, read at start, never in the environment."),
     ]),
+    ("function_cn", &[
+        ("CKV_AWS_116", "Invoked synchronously by API Gateway: a failure is answered to the viewer, and a dead-letter queue only applies to asynchronous invocations."),
+        ("CKV_AWS_117", "The function reads S3 and DynamoDB through their regional endpoints with its IAM role and takes no inbound connection but API Gateway's invocations; a VPC would need NAT or endpoints and slower cold starts for no isolation gain."),
+        ("CKV_AWS_173", "Settings, and the origin secret CloudFormation resolves from Secrets Manager (Lambda has no secret references); the same value is in the distribution's origin header, readable by whoever reads the distribution's configuration. Signing keys stay in Secrets Manager, read at start."),
+    ]),
     ("unreserved_concurrency", &[
         ("CKV_AWS_115", "Chosen with --max-concurrency 0: the function shares the account's unreserved concurrency (some accounts have too little to reserve any); the default reserves 100, which caps the cost of a flood."),
     ]),
@@ -97,11 +108,14 @@ const CHECKOV_SKIPS: &[(&str, &[(&str, &str)])] = &[
     ("secret", &[
         ("CKV_AWS_149", "Encrypted at rest with the AWS managed key for Secrets Manager; only the handler's role is granted GetSecretValue on it, which a customer managed key would not narrow further."),
     ]),
+    ("origin_secret", &[
+        ("CKV_AWS_149", "Encrypted at rest with the AWS managed key for Secrets Manager; CloudFormation resolves it into the distribution and the handler, and only the ECS execution role may read it, which a customer managed key would not narrow further."),
+    ]),
     ("api_route", &[
         ("CKV_AWS_309", "The handler origin in China, where CloudFront cannot sign requests (no origin access control there): the handler serves only requests carrying the origin secret CloudFront adds, compared in constant time; IAM or JWT authorisation would need a signer CloudFront does not have."),
     ]),
     ("api_stage", &[
-        ("CKV_AWS_76", "Every request the API passes on is logged by the handler to CloudWatch Logs (method, path, process, status, timings); API access logs would duplicate them."),
+        ("CKV_AWS_76", "Every request the API passes on is logged by the handler to CloudWatch Logs (method, path, process, status, timings). Requests API Gateway refuses itself (throttling, integration timeouts) are not; enable stage access logs where those must be kept."),
         ("CKV_AWS_95", "HTTP APIs have no per-stage WAF association; the handler's limits and the Lambda concurrency cap (or the ECS task count) bound the cost of abuse."),
     ]),
     ("load_balancer", &[
@@ -110,6 +124,16 @@ const CHECKOV_SKIPS: &[(&str, &[(&str, &str)])] = &[
     ("listener", &[
         ("CKV_AWS_2", "HTTP on an internal ALB that only CloudFront's VPC origin reaches, inside the VPC on AWS's network (as in AWS's own Dynamic Image Transformation); HTTPS would need a certificate for a private load balancer name, which ACM does not issue."),
         ("CKV_AWS_103", "No TLS listener: see CKV_AWS_2 (an internal ALB behind the CloudFront VPC origin)."),
+    ]),
+    ("load_balancer_cn", &[
+        ("CKV_AWS_91", "The ALB is internal and reached only through API Gateway's VPC link; every request is logged by the handler to CloudWatch Logs, so ALB access logs (and their bucket) would duplicate them."),
+    ]),
+    ("listener_cn", &[
+        ("CKV_AWS_2", "HTTP on an internal ALB that only API Gateway's VPC link reaches, inside the VPC on AWS's network; HTTPS would need a certificate for a private load balancer name."),
+        ("CKV_AWS_103", "No TLS listener: see CKV_AWS_2 (an internal ALB behind API Gateway's VPC link)."),
+    ]),
+    ("alarm_topic", &[
+        ("CKV_AWS_26", "CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key for SNS (its key policy does not admit CloudWatch), and the alarm texts hold no secrets; a customer managed key would add a key policy to manage for no gain."),
     ]),
     ("source_bucket", &[
         ("CKV_AWS_18", "Reads come through CloudFront and the handler, which log them; S3 server access logs would need a second bucket. Enable them on the bucket where object-level audit is required."),
@@ -257,6 +281,8 @@ pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
         deadline_ms => t.deadline_ms(),
         origin_read_timeout => t.origin_read_timeout(),
         arch => match t.arch { crate::config::Arch::Arm64 => "arm64", crate::config::Arch::X86_64 => "x86_64" },
+        metrics_namespace => dashboard::NAMESPACE,
+        dashboard_body => dashboard::body(t, buckets.len()),
         ecs_arch => match t.arch { crate::config::Arch::Arm64 => "ARM64", crate::config::Arch::X86_64 => "X86_64" },
         ..minijinja::Value::from_serialize(t)
     };

@@ -693,7 +693,7 @@ Outputs:
         let out = run_expect(&mut imgh_cn(&["rotate-origin-secret", "--yes"]), 0);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("accepts the old one too until the next `imgh deploy`"), "{err}");
-        let now = sm.get_secret_value().secret_id(&arn).send().await.expect("read secret");
+        let now = sm.get_secret_value().secret_id(&arn).version_stage("AWSCURRENT").send().await.expect("read secret");
         let v = value(now.secret_string().unwrap());
         let current = v["current"].as_str().expect("current").to_string();
         assert_eq!(v["previous"].as_str(), Some(previous.as_str()), "the old value is still accepted");
@@ -709,6 +709,26 @@ Outputs:
         assert_eq!(params["CodeKey"], "handler/a.zip", "other parameters keep their values");
         previous = current;
     }
+    // The stack's update fails (moto cannot evaluate an out-of-range Fn::Select on the new
+    // version, as CloudFormation would refuse an update): nothing changes in service, the
+    // secret's current value included.
+    let failing = std::fs::read_to_string(&tpl).unwrap().replace(
+        "Resources:\n  Marker:\n    Type: AWS::SNS::Topic\n",
+        "Conditions:\n  Rotated:\n    Fn::Not: [{\"Fn::Equals\": [{\"Ref\": \"OriginSecretVersion\"}, \"\"]}]\nResources:\n  Marker:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName:\n        Fn::If: [Rotated, {\"Fn::Select\": [9, {\"Fn::Split\": [\"-\", {\"Ref\": \"OriginSecretVersion\"}]}]}, {\"Ref\": \"AWS::NoValue\"}]\n",
+    );
+    assert_ne!(failing, std::fs::read_to_string(&tpl).unwrap());
+    std::fs::write(&tpl, failing).unwrap();
+    run_expect(imgh_cn(&deploy).arg("--template-file").arg(&tpl), 0);
+    let before = sm.get_secret_value().secret_id(&arn).version_stage("AWSCURRENT").send().await.expect("read secret");
+    let out = run_expect(&mut imgh_cn(&["rotate-origin-secret", "--yes"]), 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing changed in service"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = sm.get_secret_value().secret_id(&arn).version_stage("AWSCURRENT").send().await.expect("read secret");
+    assert_eq!(after.version_id(), before.version_id(), "the current version stays");
+    assert_eq!(after.secret_string(), before.secret_string());
     run_expect(&mut imgh_cn(&["destroy", "--yes"]), 0);
     // A stack without an origin secret (every global one) is refused with the reason.
     let out = run_expect(&mut imgh_cn(&["rotate-origin-secret", "--yes"]), 1);
@@ -766,4 +786,449 @@ async fn certificate_upload_prints_the_id_to_deploy_with() {
         1,
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no PEM CERTIFICATE block"));
+}
+
+/// A distribution in moto's CloudFront (which CloudFormation there does not create). moto's
+/// CreateDistribution answer has a root element the SDK does not parse, so the id is read
+/// from the raw answer.
+async fn moto_distribution(cf: &aws_sdk_cloudfront::Client) -> String {
+    use aws_sdk_cloudfront::types::*;
+    let origin = Origin::builder()
+        .id("s3")
+        .domain_name("b0.s3.us-east-1.amazonaws.com")
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let behavior = DefaultCacheBehavior::builder()
+        .target_origin_id("s3")
+        .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+        .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(common::unique())
+        .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+        .default_cache_behavior(behavior)
+        .comment("imgh test")
+        .enabled(true)
+        .build()
+        .unwrap();
+    match cf.create_distribution().distribution_config(config).send().await {
+        Ok(d) => d.distribution.expect("distribution").id,
+        Err(e) => {
+            let body = e.raw_response().and_then(|r| r.body().bytes()).map(String::from_utf8_lossy).unwrap_or_default();
+            let id = body.split("<Id>").nth(1).and_then(|r| r.split("</Id>").next());
+            id.unwrap_or_else(|| panic!("create distribution: {e:?}")).to_string()
+        }
+    }
+}
+
+/// `imgh invalidate`: one invalidation per distribution of the stack, each path widened to
+/// its processed renditions, followed to completion; `--all` is `/*`; bad paths are refused
+/// before any call.
+#[tokio::test(flavor = "multi_thread")]
+async fn invalidate_removes_paths_and_their_renditions_from_every_distribution() {
+    let Some(url) = moto_url() else { return };
+    let conf = sdk(&url, "us-east-1").await;
+    let cf = aws_sdk_cloudfront::Client::new(&conf);
+    let ids = [moto_distribution(&cf).await, moto_distribution(&cf).await];
+    let stack = format!("imgh-inval-{}", common::unique());
+    let dir = scratch("moto-invalidate");
+    let tpl = dir.join("t.yaml");
+    let mut outputs = String::new();
+    for (i, id) in ids.iter().enumerate() {
+        let bucket = format!("{stack}-{i}");
+        s3(&url).create_bucket().bucket(&bucket).send().await.expect("create bucket");
+        outputs.push_str(&format!(
+            "  Bucket{i}:\n    Value: {bucket}\n  DistArn{i}:\n    Value: arn:aws:cloudfront::123456789012:distribution/{id}\n"
+        ));
+    }
+    std::fs::write(&tpl, format!("Resources:\n  Marker:\n    Type: AWS::SNS::Topic\nOutputs:\n{outputs}")).unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--stack-name", &stack]).args(args);
+        c
+    };
+    run_expect(cli(&["deploy", "--yes", "--method", "direct", "--template-file"]).arg(&tpl), 0);
+    let out = run_expect(&mut cli(&["invalidate", "/photos/a.jpg", "/gallery/*", "--json"]), 0);
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    let list = report.as_array().expect("one entry per distribution");
+    assert_eq!(list.len(), 2);
+    for (entry, id) in list.iter().zip(&ids) {
+        assert_eq!(entry["distribution"], id.as_str());
+        assert_eq!(entry["completed"], true);
+        let inv = cf
+            .get_invalidation()
+            .distribution_id(id)
+            .id(entry["invalidation"].as_str().unwrap())
+            .send()
+            .await
+            .expect("the invalidation exists");
+        let paths = inv.invalidation.unwrap().invalidation_batch.unwrap().paths.unwrap().items.unwrap();
+        assert_eq!(paths, ["/photos/a.jpg*", "/gallery/*"]);
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("first 1,000 paths a month are free"));
+    let out = run_expect(&mut cli(&["invalidate", "--all", "--no-wait", "--json"]), 0);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report[0]["paths"], json!(["/*"]));
+    assert_eq!(report[0]["completed"], false);
+    let out = run_expect(&mut cli(&["invalidate", "photos/a.jpg"]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must start with /"));
+    let many: Vec<String> = (0..16).map(|i| format!("/k{i}.jpg")).collect();
+    let out = run_expect(cli(&["invalidate"]).args(&many), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 15 wildcard paths"));
+    run_expect(&mut cli(&["destroy", "--yes"]), 0);
+}
+
+/// `imgh logs`: the handler's request lines from its log group, as rows or as logged; other
+/// lines (EMF metrics, start-up) left out.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_print_the_request_lines() {
+    let Some(url) = moto_url() else { return };
+    let conf = sdk(&url, "us-east-1").await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    let stack = format!("imgh-logs-{}", common::unique());
+    let group = format!("/aws/lambda/{stack}-handler");
+    logs.create_log_group().log_group_name(&group).send().await.expect("log group");
+    logs.create_log_stream().log_group_name(&group).log_stream_name("s").send().await.expect("stream");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let request = |path: &str, status: u16| {
+        json!({"timestamp": "2026-12-01T10:00:00.000000Z", "level": "INFO", "fields": {"message": "request",
+            "method": "GET", "path": path, "process": "image/resize,w_50", "status": status, "bytes_out": 806, "total_ms": 19.3}})
+        .to_string()
+    };
+    let lines =
+        [request("/a.jpg", 200), r#"{"_aws":{"Timestamp":1},"Latency":3.0}"#.to_string(), request("/missing.jpg", 404)];
+    let events: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now - 1000 + i as i64)
+                .message(m)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("s")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .expect("put");
+    let dir = scratch("moto-logs");
+    let tpl = dir.join("t.yaml");
+    std::fs::write(&tpl, "Resources:\n  Marker:\n    Type: AWS::SNS::Topic\nOutputs:\n  Variant:\n    Value: lambda\n")
+        .unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--stack-name", &stack]).args(args);
+        c
+    };
+    run_expect(cli(&["deploy", "--yes", "--method", "direct", "--template-file"]).arg(&tpl), 0);
+    let table = stdout(&run_expect(&mut cli(&["logs", "--since", "1h"]), 0));
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 3, "a header and two requests:\n{table}");
+    assert!(
+        rows[1].contains(" 200 ") && rows[1].contains("/a.jpg") && rows[1].contains("image/resize,w_50"),
+        "{table}"
+    );
+    assert!(rows[2].contains(" 404 ") && rows[2].contains("/missing.jpg"), "{table}");
+    let raw = stdout(&run_expect(&mut cli(&["logs", "--since", "1h", "--json"]), 0));
+    let parsed: Vec<Value> = raw.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(parsed[1]["fields"]["status"], 404);
+    run_expect(&mut cli(&["destroy", "--yes"]), 0);
+}
+
+/// A zip holding one `bootstrap` file with `text` in it: a Lambda artifact moto accepts.
+fn code_zip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut out);
+    z.start_file("bootstrap", zip::write::SimpleFileOptions::default()).unwrap();
+    z.write_all(text.as_bytes()).unwrap();
+    z.finish().unwrap();
+    out.into_inner()
+}
+
+/// `imgh deploy --hotswap` on the Lambda variant: the function gets the new code (and
+/// nothing else is published), the stack keeps its parameters (and says it now drifts);
+/// a template that changed beyond the artifact is refused, naming what changed, before any
+/// change to the function.
+#[tokio::test(flavor = "multi_thread")]
+async fn hotswap_replaces_the_function_code_only_when_nothing_else_changed() {
+    let Some(url) = moto_url() else { return };
+    let conf = sdk(&url, "us-east-1").await;
+    let (lambda, cfn) = (aws_sdk_lambda::Client::new(&conf), aws_sdk_cloudformation::Client::new(&conf));
+    let stack = format!("imgh-hotswap-{}", common::unique());
+    let c = s3(&url);
+    let bucket = format!("{stack}-code");
+    c.create_bucket().bucket(&bucket).send().await.expect("code bucket");
+    let (v1, v2) = (code_zip("one"), code_zip("two"));
+    for (key, body) in [("v1.zip", &v1), ("v2.zip", &v2)] {
+        c.put_object().bucket(&bucket).key(key).body(body.clone().into()).send().await.expect("put code");
+    }
+    let template = r#"Parameters:
+  CodeBucket:
+    Type: String
+  CodeKey:
+    Type: String
+Resources:
+  HandlerRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: lambda.amazonaws.com
+            Action: sts:AssumeRole
+  HandlerFunction:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName:
+        Fn::Sub: ${AWS::StackName}-handler
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Code:
+        S3Bucket:
+          Ref: CodeBucket
+        S3Key:
+          Ref: CodeKey
+      Role:
+        Fn::GetAtt: [HandlerRole, Arn]
+Outputs:
+  Variant:
+    Value: lambda
+"#;
+    let dir = scratch("moto-hotswap");
+    let tpl = dir.join("t.yaml");
+    std::fs::write(&tpl, template).unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = imgh(&dir, Some(&url));
+        cmd.args(["--stack-name", &stack]).args(args);
+        if args[0] == "deploy" {
+            cmd.args(["--code-bucket", &bucket, "--template-file"]).arg(&tpl);
+        }
+        cmd
+    };
+    run_expect(&mut cli(&["deploy", "--yes", "--method", "direct", "--code-key", "v1.zip"]), 0);
+    let function = format!("{stack}-handler");
+    let sha = |body: &[u8]| {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body))
+    };
+    let code_sha = || async {
+        let f = lambda.get_function().function_name(&function).send().await.expect("function");
+        f.configuration().and_then(|c| c.code_sha256()).unwrap().to_string()
+    };
+    assert_eq!(code_sha().await, sha(&v1));
+
+    // Without a terminal and without --yes, nothing happens.
+    run_expect(&mut cli(&["deploy", "--hotswap", "--code-key", "v2.zip"]), 3);
+    assert_eq!(code_sha().await, sha(&v1));
+
+    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--code-key", "v2.zip"]), 0);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(code_sha().await, sha(&v2), "{said}");
+    assert!(said.contains("v1.zip → s3://") && said.contains("drifts"), "{said}");
+    let versions = lambda.list_versions_by_function().function_name(&function).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 1, "only $LATEST: nothing published");
+    let st = cfn.describe_stacks().stack_name(&stack).send().await.unwrap();
+    let key = st.stacks()[0].parameters().iter().find(|p| p.parameter_key() == Some("CodeKey")).unwrap();
+    assert_eq!(key.parameter_value(), Some("v1.zip"), "the stack's parameters are left as they were");
+
+    // The template changed too: refused, and the function keeps its code.
+    std::fs::write(&tpl, template.replace("Outputs:", "  Marker:\n    Type: AWS::SNS::Topic\nOutputs:")).unwrap();
+    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--code-key", "v1.zip"]), 1);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        said.contains("the template changed too (resource Marker)") && said.contains("without --hotswap"),
+        "{said}"
+    );
+    assert_eq!(code_sha().await, sha(&v2));
+    run_expect(&mut cli(&["destroy", "--yes"]), 0);
+}
+
+/// `imgh deploy --hotswap` on the ECS variant: a new task definition revision that differs
+/// from the running one in the handler's image only, and the service rolled onto it. (moto
+/// reports a service's tasks as running at once, MOTO_ECS_SERVICE_RUNNING in tests/run.sh;
+/// how a rollout is judged steady is unit-tested in hotswap.rs.)
+#[tokio::test(flavor = "multi_thread")]
+async fn hotswap_rolls_the_service_onto_a_revision_with_the_new_image() {
+    let Some(url) = moto_url() else { return };
+    let conf = sdk(&url, "us-east-1").await;
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let stack = format!("imgh-hotswap-ecs-{}", common::unique());
+    let template = r#"Parameters:
+  ImageUri:
+    Type: String
+Resources:
+  Cluster:
+    Type: AWS::ECS::Cluster
+  TaskDefinition:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family:
+        Fn::Sub: ${AWS::StackName}-handler
+      Cpu: "1024"
+      Memory: "2048"
+      NetworkMode: awsvpc
+      RequiresCompatibilities:
+        - FARGATE
+      ContainerDefinitions:
+        - Name: handler
+          Image:
+            Ref: ImageUri
+          Essential: true
+          Environment:
+            - Name: IMGH_MODE
+              Value: http
+  Service:
+    Type: AWS::ECS::Service
+    Properties:
+      Cluster:
+        Ref: Cluster
+      TaskDefinition:
+        Ref: TaskDefinition
+      DesiredCount: 1
+      LaunchType: FARGATE
+Outputs:
+  Variant:
+    Value: ecs
+"#;
+    let dir = scratch("moto-hotswap-ecs");
+    let tpl = dir.join("t.yaml");
+    std::fs::write(&tpl, template).unwrap();
+    let image =
+        |n: u8| format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/imgh@sha256:{}", format!("{n:x}").repeat(64));
+    let cli = |args: &[&str]| {
+        let mut cmd = imgh(&dir, Some(&url));
+        cmd.args(["--stack-name", &stack]).args(args);
+        if args[0] == "deploy" {
+            cmd.args(["--variant", "ecs", "--template-file"]).arg(&tpl);
+        }
+        cmd
+    };
+    run_expect(&mut cli(&["deploy", "--yes", "--method", "direct", "--image-uri", &image(1)]), 0);
+    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--image-uri", &image(2)]), 0);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("is steady on") && said.contains("drifts"), "{said}");
+
+    let clusters = ecs.list_clusters().send().await.unwrap();
+    let mut found = None;
+    for cluster in clusters.cluster_arns() {
+        for svc in ecs.list_services().cluster(cluster).send().await.unwrap().service_arns() {
+            let d = ecs.describe_services().cluster(cluster).services(svc).send().await.unwrap();
+            let s = d.services()[0].clone();
+            if s.task_definition().is_some_and(|td| td.contains(&format!("{stack}-handler:"))) {
+                found = Some(s);
+            }
+        }
+    }
+    let service = found.expect("the stack's service");
+    let td = service.task_definition().unwrap();
+    assert!(td.ends_with(&format!("{stack}-handler:2")), "{td}");
+    let describe = |arn: String| {
+        let ecs = ecs.clone();
+        async move { ecs.describe_task_definition().task_definition(arn).send().await.unwrap().task_definition.unwrap() }
+    };
+    let (old, new) = (describe(td.replace(":2", ":1")).await, describe(td.to_string()).await);
+    assert_eq!(new.container_definitions()[0].image(), Some(image(2).as_str()));
+    assert_eq!(old.container_definitions()[0].image(), Some(image(1).as_str()));
+    assert_eq!(new.container_definitions()[0].environment(), old.container_definitions()[0].environment());
+    assert_eq!((new.cpu(), new.memory(), new.network_mode()), (old.cpu(), old.memory(), old.network_mode()));
+    run_expect(&mut cli(&["destroy", "--yes"]), 0);
+}
+
+/// `imgh status` on a stack with a dashboard: its URL, the last hour's figures from the
+/// handler's namespace and from CloudFront's metrics in us-east-1 (the stack is in another
+/// region), and the alarms' states.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_prints_the_dashboard_and_the_last_hour() {
+    let Some(url) = moto_url() else { return };
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let stack = format!("imgh-status-{}", common::unique());
+    let regional = aws_sdk_cloudwatch::Client::new(&sdk(&url, "eu-west-1").await);
+    let global = aws_sdk_cloudwatch::Client::new(&sdk(&url, "us-east-1").await);
+    // A minute ago: the figures are of the last hour up to now, to the second.
+    let minute_ago = aws_sdk_cloudwatch::primitives::DateTime::from(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(60),
+    );
+    let datum = |name: &str, value: f64| {
+        MetricDatum::builder().metric_name(name).value(value).unit(StandardUnit::None).timestamp(minute_ago).build()
+    };
+    let ns = format!("imgh/{stack}");
+    let mut data = vec![];
+    for (ms, client_error) in [(10.0, 1.0), (20.0, 0.0), (30.0, 0.0), (40.0, 0.0)] {
+        data.extend([
+            datum("Latency", ms),
+            datum("ClientErrors", client_error),
+            datum("ServerErrors", 0.0),
+            datum("BytesOut", 1500.0),
+        ]);
+    }
+    regional.put_metric_data().namespace(&ns).set_metric_data(Some(data)).send().await.expect("handler metrics");
+    let on = |d: MetricDatum| {
+        let mut d = d;
+        d.dimensions = Some(vec![
+            Dimension::builder().name("DistributionId").value("EMOTO0").build(),
+            Dimension::builder().name("Region").value("Global").build(),
+        ]);
+        d
+    };
+    global
+        .put_metric_data()
+        .namespace("AWS/CloudFront")
+        .metric_data(on(datum("Requests", 120.0)))
+        .metric_data(on(datum("BytesDownloaded", 2.5e6)))
+        .send()
+        .await
+        .expect("cloudfront metrics");
+    regional
+        .put_metric_alarm()
+        .alarm_name(format!("{stack}-origin-errors"))
+        .namespace(&ns)
+        .metric_name("ServerErrors")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(300)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("alarm");
+
+    let photos = format!("{stack}-photos");
+    s3(&url).create_bucket().bucket(&photos).send().await.expect("bucket");
+    let dir = scratch("moto-status");
+    let tpl = dir.join("t.yaml");
+    std::fs::write(
+        &tpl,
+        format!(
+            "Resources:\n  Marker:\n    Type: AWS::SNS::Topic\nOutputs:\n  Variant:\n    Value: ecs\n  Bucket0:\n    Value: {photos}\n  DistArn0:\n    Value: \"{}\"\n  DashboardUrl:\n    Value: https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name={stack}-eu-west-1\n",
+            dist_arn(0)
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = imgh(&dir, Some(&url));
+        c.args(["--stack-name", &stack, "--region", "eu-west-1"]).args(args);
+        c
+    };
+    run_expect(cli(&["deploy", "--yes", "--method", "direct", "--template-file"]).arg(&tpl), 0);
+    let text = stdout(&run_expect(&mut cli(&["status"]), 0));
+    assert!(text.contains(&format!("Dashboard   https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name={stack}-eu-west-1")), "{text}");
+    assert!(text.contains("CloudFront  120 requests, 2.5 MB out"), "{text}");
+    assert!(text.contains("Handler     4 requests") && text.contains("4xx 25.0%, 5xx 0.0%, 6.0 kB out"), "{text}");
+    assert!(text.contains("Alarms      origin-errors "), "{text}");
+    let v: Value = serde_json::from_str(&stdout(&run_expect(&mut cli(&["status", "--json"]), 0))).unwrap();
+    assert_eq!(v["last_hour"]["handler"]["requests"], 4.0, "{v}");
+    assert_eq!(v["last_hour"]["cloudfront"]["requests"], 120.0, "{v}");
+    assert!(v["last_hour"]["alarms"]["origin-errors"].is_string(), "{v}");
+    run_expect(&mut cli(&["destroy", "--yes"]), 0);
 }

@@ -32,6 +32,7 @@ const CASES: &[(&str, &[&str])] = &[
             "bucket-2",
             "--max-concurrency",
             "0",
+            "--no-cdn-metrics",
         ],
     ),
     (
@@ -71,6 +72,8 @@ const CASES: &[(&str, &[&str])] = &[
             "handler/abc.zip",
             "--tag",
             "team=media",
+            "--alarm-email",
+            "ops@example.com",
         ],
     ),
     ("ecs-new-vpc-created-bucket", &["--variant", "ecs"]),
@@ -111,6 +114,9 @@ const CASES: &[(&str, &[&str])] = &[
             "20",
             "--image-uri",
             IMAGE,
+            "--alarm-email",
+            "ops@example.com",
+            "--no-cdn-metrics",
         ],
     ),
     (
@@ -182,6 +188,8 @@ const CHINA_CASES: &[(&str, &[&str])] = &[
             "artifacts",
             "--code-key",
             "handler/abc.zip",
+            "--alarm-email",
+            "ops@example.cn",
         ],
     ),
     (
@@ -878,7 +886,6 @@ fn china_templates_use_what_china_offers() {
         }
         // Partition-correct ARNs: every ARN is built from ${AWS::Partition}, none names `aws`.
         assert!(!text.contains("arn:aws:"), "{name}: a literal aws-partition ARN");
-        assert!(!text.contains("amazonaws.com\""), "{name}: a literal global domain");
         let ecs = name.contains("ecs");
         // The handler origin: an HTTP API whose one route sends everything to the handler.
         let api = &doc["Resources"]["HandlerApi"]["Properties"];
@@ -909,11 +916,17 @@ fn china_templates_use_what_china_offers() {
             );
         }
         let (_, dist) = resources_of_type(&doc, "AWS::CloudFront::Distribution").pop().expect("a distribution");
-        assert_eq!(
-            dist["DependsOn"].as_str(),
-            Some(if ecs { "Service" } else { "HandlerFunction" }),
-            "{name}: the handler accepts a rotated secret before CloudFront sends it"
-        );
+        let after: Vec<&str> =
+            dist["DependsOn"].as_sequence().expect("DependsOn").iter().filter_map(Value::as_str).collect();
+        let mut expected = vec![if ecs { "Service" } else { "HandlerFunction" }, "HandlerApiRoute", "HandlerApiStage"];
+        if !ecs {
+            expected.push("HandlerApiPermission");
+        }
+        for r in expected {
+            // The handler accepts a rotated secret before CloudFront sends it, and the origin
+            // answers before the distribution goes live.
+            assert!(after.contains(&r), "{name}: the distribution waits for {r}");
+        }
         let cfg = &dist["Properties"]["DistributionConfig"];
         assert_eq!(cfg["Aliases"][0].as_str(), Some("img.example.cn"), "{name}");
         let cert = &cfg["ViewerCertificate"];
@@ -948,15 +961,33 @@ fn china_templates_use_what_china_offers() {
             Some("{{resolve:secretsmanager:${OriginSecret}:SecretString:current}}")
         );
         let env = handler_env(&doc, ecs);
-        assert_eq!(env.get("IMGH_ORIGIN_SECRET"), Some(sent), "{name}: the handler accepts what CloudFront sends");
-        let previous = env.get("IMGH_ORIGIN_SECRET_PREVIOUS").expect("the previous secret during a rotation");
         assert_eq!(
-            previous["Fn::Sub"].as_str(),
-            Some("{{resolve:secretsmanager:${OriginSecret}:SecretString:previous::${OriginSecretVersion}}}"),
-            "{name}"
+            env.get("IMGH_REQUIRE_ORIGIN_SECRET").and_then(Value::as_str),
+            Some("1"),
+            "{name}: no secret, no start"
         );
         if ecs {
-            assert_eq!(env.get("IMGH_MAX_RESPONSE_BYTES").and_then(Value::as_str), Some("10485760"), "{name}");
+            // Read by ECS from Secrets Manager at task start, never plain in the task definition.
+            let secrets = ecs_secrets(&doc);
+            assert!(!env.contains_key("IMGH_ORIGIN_SECRET"), "{name}");
+            assert_eq!(secrets["IMGH_ORIGIN_SECRET"], "${OriginSecret}:current::${OriginSecretVersion}", "{name}");
+            assert_eq!(
+                secrets["IMGH_ORIGIN_SECRET_PREVIOUS"], "${OriginSecret}:previous::${OriginSecretVersion}",
+                "{name}"
+            );
+            let role =
+                &doc["Resources"]["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0];
+            assert_eq!(role["Action"].as_str(), Some("secretsmanager:GetSecretValue"), "{name}");
+            assert_eq!(role["Resource"]["Ref"].as_str(), Some("OriginSecret"), "{name}");
+            assert_eq!(env.get("IMGH_MAX_RESPONSE_BYTES").and_then(Value::as_str), Some("9934464"), "{name}");
+        } else {
+            assert_eq!(env.get("IMGH_ORIGIN_SECRET"), Some(sent), "{name}: the handler accepts what CloudFront sends");
+            let previous = env.get("IMGH_ORIGIN_SECRET_PREVIOUS").expect("the previous secret during a rotation");
+            assert_eq!(
+                previous["Fn::Sub"].as_str(),
+                Some("{{resolve:secretsmanager:${OriginSecret}:SecretString:previous::${OriginSecretVersion}}}"),
+                "{name}"
+            );
         }
         assert_eq!(doc["Parameters"]["OriginSecretVersion"]["Default"].as_str(), Some(""), "{name}");
         let outputs = doc["Outputs"].as_mapping().expect("outputs");
@@ -968,6 +999,18 @@ fn china_templates_use_what_china_offers() {
         let auto = args.contains(&"--auto-format");
         assert_eq!(headers["HeaderBehavior"].as_str(), Some(if auto { "whitelist" } else { "none" }), "{name}");
     }
+}
+
+/// The ECS handler's secrets, by name: their `ValueFrom` inside `Fn::Sub`, a conditional
+/// one taken as set (after a rotation).
+fn ecs_secrets(doc: &Value) -> std::collections::BTreeMap<String, String> {
+    let list = doc["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Secrets"]
+        .as_sequence()
+        .expect("secrets");
+    list.iter()
+        .map(|e| if e["Fn::If"].is_null() { e } else { &e["Fn::If"][1] })
+        .map(|e| (e["Name"].as_str().unwrap().to_string(), e["ValueFrom"]["Fn::Sub"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 /// The handler's environment, by name: the value (a string or an intrinsic), a variable set
@@ -1039,4 +1082,194 @@ fn china_settings_are_refused_with_a_reason() {
         "{err}"
     );
     assert!(stdout(&out).starts_with("AWSTemplateFormatVersion"));
+}
+
+/// The dashboard's widgets as JSON, its `${…}` placeholders left as they are.
+fn dashboard(doc: &Value) -> serde_json::Value {
+    let body =
+        doc["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"].as_str().expect("a body to Fn::Sub");
+    serde_json::from_str(body).expect("the dashboard body is JSON")
+}
+
+/// The metrics of a widget or alarm as (namespace, name) pairs, with the ids metric math may read.
+fn metric_names(metrics: &[serde_json::Value]) -> (Vec<(String, String)>, Vec<String>, Vec<String>) {
+    let (mut names, mut ids, mut expressions) = (vec![], vec![], vec![]);
+    for m in metrics {
+        let m = m.as_array().expect("a metric is an array");
+        let opts = m.last().filter(|o| o.is_object());
+        if let Some(id) = opts.and_then(|o| o["id"].as_str()) {
+            ids.push(id.to_string());
+        }
+        match opts.and_then(|o| o["expression"].as_str()) {
+            Some(e) => expressions.push(e.to_string()),
+            None => names.push((m[0].as_str().unwrap().to_string(), m[1].as_str().unwrap().to_string())),
+        }
+    }
+    (names, ids, expressions)
+}
+
+/// The lower-case words of a metric math expression: the ids it reads (functions are upper case).
+fn expression_ids(e: &str) -> Vec<String> {
+    e.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_lowercase()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The dashboard and the alarms read the metrics the stack publishes, from the regions that
+/// hold them: every placeholder names a resource of the template, every metric math id is
+/// defined beside it, the handler's namespace is the one the Lambda environment or the ECS
+/// metric filters write, CloudFront's widgets read us-east-1 ("To get the CloudFront metrics
+/// from the CloudWatch API, you must use the US East (N. Virginia) Region (us-east-1)",
+/// CloudFront Developer Guide, *Types of metrics for CloudFront*), and each alarm the issue
+/// names exists with its action when --alarm-email is given.
+#[test]
+fn dashboard_and_alarms_read_what_the_stack_publishes() {
+    for (name, args) in all_cases() {
+        let doc = parse(&render(args));
+        let ecs = args.contains(&"ecs");
+        let china = args.contains(&"--region");
+        let cdn_metrics = !china && !args.contains(&"--no-cdn-metrics");
+        let resources = doc["Resources"].as_mapping().unwrap();
+        let has = |id: &str| resources.contains_key(Value::from(id));
+        let body = doc["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"].as_str().unwrap();
+        for placeholder in body.split("${").skip(1).map(|s| &s[..s.find('}').unwrap()]) {
+            let resource = placeholder.split('.').next().unwrap();
+            assert!(
+                ["AWS::Region", "AWS::StackName"].contains(&placeholder) || has(resource),
+                "{name}: the dashboard names ${{{placeholder}}}, which the template does not define"
+            );
+        }
+
+        let ns = "imgh/${AWS::StackName}";
+        let mut read = std::collections::BTreeSet::new();
+        let mut cloudfront = std::collections::BTreeSet::new();
+        for w in dashboard(&doc)["widgets"].as_array().unwrap() {
+            let p = &w["properties"];
+            let (names, ids, expressions) = metric_names(p["metrics"].as_array().unwrap());
+            for e in &expressions {
+                for id in expression_ids(e) {
+                    assert!(ids.contains(&id), "{name}: widget {} reads {id}, which it does not define", p["title"]);
+                }
+            }
+            for (namespace, metric) in names {
+                let region = p["region"].as_str().unwrap();
+                if namespace == "AWS/CloudFront" {
+                    assert_eq!(region, "us-east-1", "{name}: {metric}");
+                    cloudfront.insert(metric);
+                } else {
+                    assert_eq!(region, "${AWS::Region}", "{name}: {namespace} {metric}");
+                    read.insert((namespace, metric));
+                }
+            }
+        }
+        let handler_metrics: Vec<&str> = read.iter().filter(|(n, _)| n == ns).map(|(_, m)| m.as_str()).collect();
+        assert_eq!(handler_metrics, ["BytesOut", "ClientErrors", "Latency", "ServerErrors"], "{name}");
+        let expected_cloudfront: &[&str] = match (china, cdn_metrics) {
+            (true, _) => &[],
+            (false, false) => &["4xxErrorRate", "5xxErrorRate", "BytesDownloaded", "Requests"],
+            (false, true) => {
+                &["4xxErrorRate", "5xxErrorRate", "BytesDownloaded", "CacheHitRate", "OriginLatency", "Requests"]
+            }
+        };
+        assert_eq!(cloudfront.iter().collect::<Vec<_>>(), expected_cloudfront, "{name}");
+        let compute: &[(&str, &str)] = if ecs {
+            &[
+                ("AWS/ECS", "CPUUtilization"),
+                ("AWS/ECS", "MemoryUtilization"),
+                ("ECS/ContainerInsights", "RunningTaskCount"),
+            ]
+        } else {
+            &[("AWS/Lambda", "ConcurrentExecutions"), ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles")]
+        };
+        for (namespace, metric) in compute {
+            assert!(read.contains(&(namespace.to_string(), metric.to_string())), "{name}: no {namespace} {metric}");
+        }
+        let subscriptions = resources_of_type(&doc, "AWS::CloudFront::MonitoringSubscription");
+        let distributions = distributions(&doc);
+        assert_eq!(subscriptions.len(), if cdn_metrics { distributions.len() } else { 0 }, "{name}");
+
+        // The namespace the handler's metrics are written to.
+        if ecs {
+            let filters = resources_of_type(&doc, "AWS::Logs::MetricFilter");
+            let mut written: Vec<&str> = vec![];
+            for (_, f) in &filters {
+                let p = &f["Properties"];
+                assert_eq!(p["LogGroupName"]["Ref"], "HandlerLogGroup");
+                let pattern = p["FilterPattern"].as_str().unwrap();
+                // The request line's fields (handler/tests/server.rs checks the handler logs them).
+                for field in pattern.split("$.fields.").skip(1).map(|s| s.split(' ').next().unwrap()) {
+                    assert!(
+                        ["message", "path", "status", "total_ms", "bytes_out"].contains(&field),
+                        "{name}: {pattern}"
+                    );
+                }
+                let t = &p["MetricTransformations"][0];
+                assert_eq!(t["MetricNamespace"]["Fn::Sub"], ns);
+                let value = t["MetricValue"].as_str().unwrap();
+                assert!(
+                    value == "1" || pattern.contains(&format!("{value} = *")),
+                    "{name}: {value} is matched in {pattern}"
+                );
+                written.push(t["MetricName"].as_str().unwrap());
+            }
+            written.sort();
+            assert_eq!(written, handler_metrics, "{name}: the metric filters write what the dashboard reads");
+        } else {
+            assert_eq!(handler_env(&doc, false)["IMGH_METRICS_NAMESPACE"]["Fn::Sub"], ns, "{name}");
+        }
+
+        // The alarms, each reading metrics the stack has.
+        let alarms = resources_of_type(&doc, "AWS::CloudWatch::Alarm");
+        let mut ids: Vec<&str> = alarms.iter().map(|(id, _)| *id).collect();
+        ids.sort();
+        let expected: &[&str] = if ecs {
+            &["ClientErrorBurstAlarm", "OriginErrorsAlarm", "TasksBelowMinimumAlarm"]
+        } else {
+            &["ClientErrorBurstAlarm", "OriginErrorsAlarm", "ThrottlesAlarm"]
+        };
+        assert_eq!(ids, expected, "{name}");
+        let email = args.iter().position(|a| *a == "--alarm-email").map(|i| args[i + 1]);
+        for (id, a) in &alarms {
+            let p = &a["Properties"];
+            assert!(p["AlarmName"]["Fn::Sub"].as_str().unwrap().starts_with("${AWS::StackName}-"), "{name}: {id}");
+            if let Some(metrics) = p["Metrics"].as_sequence() {
+                let defined: Vec<&str> = metrics.iter().map(|m| m["Id"].as_str().unwrap()).collect();
+                let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"].as_bool() == Some(true)).collect();
+                assert_eq!(returned.len(), 1, "{name}: {id} returns one series");
+                for id_read in expression_ids(returned[0]["Expression"].as_str().unwrap()) {
+                    assert!(defined.contains(&id_read.as_str()), "{name}: {id} reads {id_read}");
+                }
+                for m in metrics.iter().filter(|m| !m["MetricStat"].is_null()) {
+                    let metric = &m["MetricStat"]["Metric"];
+                    assert_eq!(metric["Namespace"]["Fn::Sub"], ns, "{name}: {id}");
+                    assert!(handler_metrics.contains(&metric["MetricName"].as_str().unwrap()), "{name}: {id}");
+                }
+            }
+            if *id == "TasksBelowMinimumAlarm" {
+                let min = args.iter().position(|a| *a == "--min-count").map_or("1", |i| args[i + 1]);
+                assert_eq!(p["Threshold"].as_u64().unwrap().to_string(), min, "{name}");
+                assert_eq!(p["ComparisonOperator"], "LessThanThreshold");
+            }
+            let actions = p["AlarmActions"].as_sequence().map(|a| a.to_vec()).unwrap_or_default();
+            match email {
+                Some(_) => {
+                    assert_eq!(actions, [serde_yaml::from_str::<Value>("Ref: AlarmTopic").unwrap()], "{name}: {id}")
+                }
+                None => assert!(actions.is_empty(), "{name}: {id}"),
+            }
+        }
+        let subscriptions = resources_of_type(&doc, "AWS::SNS::Subscription");
+        match email {
+            Some(address) => {
+                let p = &subscriptions[0].1["Properties"];
+                assert_eq!((p["Protocol"].as_str(), p["Endpoint"].as_str()), (Some("email"), Some(address)), "{name}");
+                assert!(has("AlarmTopic"), "{name}");
+            }
+            None => assert!(subscriptions.is_empty() && !has("AlarmTopic"), "{name}"),
+        }
+        let url = doc["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"].as_str().unwrap();
+        let console = if china { "https://console.amazonaws.cn/" } else { "https://console.aws.amazon.com/" };
+        assert!(url.starts_with(console) && url.ends_with("#dashboards:name=${Dashboard}"), "{name}: {url}");
+    }
 }

@@ -25,8 +25,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_SIGNING_SECRET_ID", "Secrets Manager secret holding the keys (read once)"),
     ("IMGH_ORIGIN_SECRET", "required value of the origin secret header (China: API Gateway origin)"),
     ("IMGH_ORIGIN_SECRET_PREVIOUS", "a second accepted value, while CloudFront moves to a rotated secret"),
+    ("IMGH_REQUIRE_ORIGIN_SECRET", "1: refuse to start without IMGH_ORIGIN_SECRET (a public origin)"),
     ("IMGH_SECRET_HEADER", "header carrying the origin secret (default x-imgh-origin-secret)"),
     ("IMGH_MAX_RESPONSE_BYTES", "largest response body the front door passes on; larger is a 413"),
+    ("IMGH_METRICS_NAMESPACE", "CloudWatch namespace of the Lambda metrics (default imgh)"),
     ("IMGH_WORKERS", "concurrent image jobs (default: cores)"),
     ("IMGH_QUEUE_DEPTH", "requests waiting for a turn before 503 (default 256)"),
     ("IMGH_DEADLINE_MS", "per-request budget in ms (default 25000)"),
@@ -166,9 +168,14 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, ConfigError> {
         queue_depth: num("IMGH_QUEUE_DEPTH")?.unwrap_or(defaults.queue_depth),
         deadline: num("IMGH_DEADLINE_MS")?.map_or(defaults.deadline, Duration::from_millis),
         max_response_bytes: num("IMGH_MAX_RESPONSE_BYTES")?,
+        metrics_namespace: var("IMGH_METRICS_NAMESPACE").unwrap_or(defaults.metrics_namespace),
         cache_bytes: num::<u64>("IMGH_CACHE_MB")?.unwrap_or(if on_lambda { 0 } else { 256 }) * 1024 * 1024,
         cache_ttl: num("IMGH_CACHE_TTL_S")?.map_or(defaults.cache_ttl, Duration::from_secs),
     };
+    if var("IMGH_REQUIRE_ORIGIN_SECRET").is_some_and(|v| v == "1" || v == "true") && options.origin_secrets.is_empty() {
+        // A public origin without its secret would serve anyone: refuse to start instead.
+        return Err("IMGH_REQUIRE_ORIGIN_SECRET is set but IMGH_ORIGIN_SECRET is empty".into());
+    }
     let d = Limits::default();
     // Lambda runs one invocation at a time; the server runs `workers` images at once.
     let jobs = if on_lambda { 1 } else { options.workers };

@@ -252,4 +252,9 @@ async fn china_api_gateway_events_need_the_origin_secret() {
     }
     let (status, _) = answer(&h.invoke(event(CHINA_DOMAIN, "GET", "/mountain.jpg", "")).await);
     assert_eq!(status, 403, "no secret header");
+    // HTTP APIs deliver the path decoded: `%25`, a space, CJK, `?` and `#` are the key's own
+    // characters, not escapes or URL syntax.
+    let (status, body) = answer(&h.invoke(with_secret("/a b/照片%41?#.jpg", "", "s3cret")).await);
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("a b/照片%41?#.jpg"), "{}", String::from_utf8_lossy(&body));
 }

@@ -231,11 +231,25 @@ fn rotated_origin_secrets_and_the_front_door_limit() {
     for (value, status) in [("new-secret", 200), ("old-secret", 200), ("new-secre", 403), ("", 403)] {
         assert_eq!(http("GET", &small, &[("x-imgh-origin-secret", value)]).status, status, "{value:?}");
     }
-    assert_eq!(get(&small).status, 403);
+    let refused = get(&small);
+    assert_eq!(refused.status, 403);
+    // Not cached: a distribution sending a stale secret must not keep the refusal.
+    assert_eq!(refused.header("cache-control"), Some("no-store"));
     let big = format!("{}/mountain.jpg?x-oss-process=image/resize,w_2000/format,png", server.base);
     let got = http("GET", &big, &[("x-imgh-origin-secret", "new-secret")]);
     assert_eq!(got.status, 413, "{}", got.text());
     assert!(got.text().contains("ResponseTooLarge") && got.text().contains("API Gateway"), "{}", got.text());
+}
+
+/// A public origin (the China templates set IMGH_REQUIRE_ORIGIN_SECRET) does not start
+/// without its secret: it would serve anyone.
+#[test]
+fn a_required_origin_secret_that_is_missing_stops_the_start() {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_imgh-handler"));
+    base_env(&mut cmd).env("PORT", "0").env("IMGH_DIR", samples_dir()).env("IMGH_REQUIRE_ORIGIN_SECRET", "1");
+    let out = cmd.env("IMGH_ORIGIN_SECRET", "").output().expect("run imgh-handler");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("IMGH_ORIGIN_SECRET is empty"));
 }
 
 #[test]
@@ -318,4 +332,22 @@ fn cached_results_are_revalidated_against_the_source() {
     assert_ne!(replaced.header("etag"), first.header("etag"));
     let logs = server.request_logs("/p.jpg", 3);
     assert_eq!(logs[2]["fields"]["cache"].as_bool(), Some(false));
+}
+
+/// The ECS template's metric filters read the request lines (templates/partials/monitoring.yaml.j2):
+/// `fields.message` "request", `fields.path`, `fields.status`, `fields.total_ms` and
+/// `fields.bytes_out`, numbers where they compare or count. A renamed field would leave the
+/// ECS dashboard and alarms without data, so the line is checked as the handler writes it.
+#[test]
+fn request_lines_carry_what_the_metric_filters_read() {
+    let server = start_server(&[("IMGH_DIR", &samples_dir())]);
+    let ok = get(&format!("{}/mountain.jpg?x-oss-process=image/resize,w_100", server.base));
+    let missing = get(&format!("{}/nope.jpg?x-oss-process=image/resize,w_100", server.base));
+    assert_eq!((ok.status, missing.status), (200, 404));
+    for (path, status, bytes) in [("/mountain.jpg", 200, ok.body.len()), ("/nope.jpg", 404, missing.body.len())] {
+        let line = &server.request_logs(path, 1)[0]["fields"];
+        assert_eq!(line["status"].as_u64(), Some(status), "{line}");
+        assert_eq!(line["bytes_out"].as_u64(), Some(bytes as u64), "{line}");
+        assert!(line["total_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+    }
 }

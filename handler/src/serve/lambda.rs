@@ -49,7 +49,7 @@ pub async fn invoke(handler: &Handler, event: Value) -> FunctionResponse<Value, 
         FunctionResponse::BufferedResponse(doc) => doc["statusCode"].as_u64().map_or(status, |s| s as u16),
         FunctionResponse::StreamingResponse(_) => status,
     };
-    emit_metrics(status, bytes_out, started);
+    emit_metrics(&handler.options.metrics_namespace, status, bytes_out, started);
     response
 }
 
@@ -71,7 +71,10 @@ fn parse_event(event: &Value) -> Result<(String, String, Option<String>, HeaderM
         .as_str()
         .ok_or_else(|| ProcessError::new(400, "BadRequest", "not an HTTP event (payload format 2.0 expected)"))?
         .to_ascii_uppercase();
-    let path = event["rawPath"].as_str().unwrap_or("/").to_string();
+    let raw = event["rawPath"].as_str().unwrap_or("/");
+    // API Gateway HTTP APIs hand over the path percent-decoded (function URLs keep the
+    // viewer's encoding); encoded again, it reads as every other adapter's path.
+    let path = if is_function_url(event) { raw.to_string() } else { encode_decoded_path(raw) };
     let query = event["rawQueryString"].as_str().filter(|q| !q.is_empty()).map(String::from);
     let mut headers = HeaderMap::new();
     if let Some(map) = event["headers"].as_object() {
@@ -84,6 +87,20 @@ fn parse_event(event: &Value) -> Result<(String, String, Option<String>, HeaderM
         }
     }
     Ok((method, path, query, headers))
+}
+
+/// A decoded path in the encoded form the handler reads: every byte that cannot stand for
+/// itself in a URL path (`%` included, which here is a literal `%`) percent-encoded.
+fn encode_decoded_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn stream(reply: Reply) -> FunctionResponse<Value, Chunks> {
@@ -130,14 +147,16 @@ fn buffered_doc(reply: &Reply) -> Value {
     })
 }
 
-/// One CloudWatch Embedded Metric Format line per invocation: latency, errors, bytes.
-fn emit_metrics(status: u16, bytes_out: usize, started: Instant) {
+/// One CloudWatch Embedded Metric Format line per invocation: latency, errors (0 or 1, so
+/// their average is the error rate), bytes. The ECS template derives the same metrics from
+/// the request log lines with metric filters.
+fn emit_metrics(namespace: &str, status: u16, bytes_out: usize, started: Instant) {
     let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let line = json!({
         "_aws": {
             "Timestamp": timestamp as u64,
             "CloudWatchMetrics": [{
-                "Namespace": "imgh",
+                "Namespace": namespace,
                 "Dimensions": [[]],
                 "Metrics": [
                     {"Name": "Latency", "Unit": "Milliseconds"},

@@ -40,6 +40,8 @@ pub struct Options {
     /// The largest body the front door passes on (API Gateway: 10 MB); a larger answer is a
     /// 413 from the handler rather than the front door's own error.
     pub max_response_bytes: Option<usize>,
+    /// CloudWatch namespace of the Lambda adapter's metrics (the templates: `imgh/<stack>`).
+    pub metrics_namespace: String,
     /// In-memory result cache size in bytes (0 = off) and entry lifetime.
     pub cache_bytes: u64,
     pub cache_ttl: Duration,
@@ -60,6 +62,7 @@ impl Default for Options {
             queue_depth: 256,
             deadline: Duration::from_secs(25),
             max_response_bytes: None,
+            metrics_namespace: "imgh".into(),
             cache_bytes: 0,
             cache_ttl: Duration::from_secs(3600),
         }
