@@ -108,6 +108,12 @@ pub async fn last_hour(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, S
         queries
             .push(query("concurrency", "AWS/Lambda", "ConcurrentExecutions", "Maximum").on("FunctionName", &function));
     }
+    let ecs = ecs_service(aws, stack_name, outputs).await;
+    if let Some((cluster, service)) = &ecs {
+        let on = |q: Query| q.on("ClusterName", cluster).on("ServiceName", service);
+        queries.push(on(query("tasks", "ECS/ContainerInsights", "RunningTaskCount", "Average")));
+        queries.push(on(query("cpu", "AWS/ECS", "CPUUtilization", "Average")));
+    }
     let mut handler = read_or_warn(&aws.cloudwatch, &queries, "the handler's figures").await;
     let percentiles = [query("p50", &ns, "Latency", "p50"), query("p99", &ns, "Latency", "p99")];
     handler.extend(read_or_warn(&aws.cloudwatch, &percentiles, "the handler's latency percentiles").await);
@@ -177,11 +183,33 @@ pub async fn last_hour(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, S
             count(get(&handler, "concurrency"))
         ));
     }
+    if ecs.is_some() {
+        lines.push(format!(
+            "ECS         {} tasks running on average, CPU {}",
+            get(&handler, "tasks").map_or("-".into(), |n| format!("{n:.1}")),
+            pct(get(&handler, "cpu"))
+        ));
+    }
     if !alarms.is_empty() {
         let states: Vec<String> = alarms.iter().map(|(n, s)| format!("{n} {s}")).collect();
         lines.push(format!("Alarms      {}", states.join(", ")));
     }
     Figures { json, lines }
+}
+
+/// The ECS variant's cluster and service names, as their metrics name them (none for Lambda,
+/// or with a warning when the stack's resources cannot be read).
+async fn ecs_service(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, String>) -> Option<(String, String)> {
+    if outputs.get("Variant").map(String::as_str) != Some("ecs") {
+        return None;
+    }
+    let names = async {
+        let cluster = crate::stack::physical_id(aws, stack_name, "Cluster").await?;
+        let service = crate::stack::physical_id(aws, stack_name, "Service").await?;
+        let last = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+        anyhow::Ok((last(&cluster), last(&service)))
+    };
+    names.await.map_err(|e| eprintln!("warning: the ECS figures left out: {e:#}")).ok()
 }
 
 /// The state of each of the stack's alarms (named `<stack>-…`), by the name's rest.

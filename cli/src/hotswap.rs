@@ -101,7 +101,7 @@ pub async fn swap(aws: &Aws, st: &Stack, t: &TemplateSettings, yes: bool) -> Res
         Variant::Lambda => {
             let (bucket, key) =
                 (t.code_bucket.as_deref().unwrap_or_default(), t.code_key.as_deref().unwrap_or_default());
-            let function = physical_id(aws, stack_name, "HandlerFunction").await?;
+            let function = stack::physical_id(aws, stack_name, "HandlerFunction").await?;
             eprintln!(
                 "Hotswap: function {function}: code s3://{}/{} → s3://{bucket}/{key}",
                 param("CodeBucket"),
@@ -124,8 +124,8 @@ pub async fn swap(aws: &Aws, st: &Stack, t: &TemplateSettings, yes: bool) -> Res
         }
         Variant::Ecs => {
             let image = t.image_uri.as_deref().unwrap_or_default();
-            let cluster = physical_id(aws, stack_name, "Cluster").await?;
-            let service = physical_id(aws, stack_name, "Service").await?;
+            let cluster = stack::physical_id(aws, stack_name, "Cluster").await?;
+            let service = stack::physical_id(aws, stack_name, "Service").await?;
             let current = service_task_definition(aws, &cluster, &service).await?;
             eprintln!("Hotswap: service {service}: image {} → {image}", param("ImageUri"));
             ui::confirm(
@@ -153,22 +153,6 @@ pub async fn swap(aws: &Aws, st: &Stack, t: &TemplateSettings, yes: bool) -> Res
         }
     }
     Ok(())
-}
-
-async fn physical_id(aws: &Aws, stack_name: &str, logical: &str) -> Result<String> {
-    let got = aws
-        .cfn
-        .describe_stack_resource()
-        .stack_name(stack_name)
-        .logical_resource_id(logical)
-        .send()
-        .await
-        .sdk()
-        .with_context(|| format!("stack {stack_name} has no {logical}: is it an imgh stack of this variant?"))?;
-    got.stack_resource_detail()
-        .and_then(|d| d.physical_resource_id())
-        .map(str::to_string)
-        .with_context(|| format!("{logical} of {stack_name} has no physical id yet"))
 }
 
 /// Polls `done` under a spinner until it says the change has landed (or fails, or

@@ -33,6 +33,23 @@ pub async fn require(aws: &Aws, name: &str) -> Result<Stack> {
     }
 }
 
+/// The physical id of the stack's resource `logical` (a function's name, a service's ARN).
+pub async fn physical_id(aws: &Aws, stack_name: &str, logical: &str) -> Result<String> {
+    let got = aws
+        .cfn
+        .describe_stack_resource()
+        .stack_name(stack_name)
+        .logical_resource_id(logical)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(sdk_message(&e)))
+        .with_context(|| format!("stack {stack_name} has no {logical}: is it an imgh stack of this variant?"))?;
+    got.stack_resource_detail()
+        .and_then(|d| d.physical_resource_id())
+        .map(str::to_string)
+        .with_context(|| format!("{logical} of {stack_name} has no physical id yet"))
+}
+
 /// Output key → value.
 pub fn outputs(stack: &Stack) -> BTreeMap<String, String> {
     stack.outputs().iter().filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string()))).collect()

@@ -1054,17 +1054,9 @@ Outputs:
     run_expect(&mut cli(&["destroy", "--yes"]), 0);
 }
 
-/// `imgh deploy --hotswap` on the ECS variant: a new task definition revision that differs
-/// from the running one in the handler's image only, and the service rolled onto it. (moto
-/// reports a service's tasks as running at once, MOTO_ECS_SERVICE_RUNNING in tests/run.sh;
-/// how a rollout is judged steady is unit-tested in hotswap.rs.)
-#[tokio::test(flavor = "multi_thread")]
-async fn hotswap_rolls_the_service_onto_a_revision_with_the_new_image() {
-    let Some(url) = moto_url() else { return };
-    let conf = sdk(&url, "us-east-1").await;
-    let ecs = aws_sdk_ecs::Client::new(&conf);
-    let stack = format!("imgh-hotswap-ecs-{}", common::unique());
-    let template = r#"Parameters:
+/// A stack of the ECS variant's compute resources, as moto runs them, taking the image as
+/// `ImageUri` and saying it is of the ECS variant.
+const ECS_TEMPLATE: &str = r#"Parameters:
   ImageUri:
     Type: String
 Resources:
@@ -1101,9 +1093,20 @@ Outputs:
   Variant:
     Value: ecs
 "#;
+
+/// `imgh deploy --hotswap` on the ECS variant: a new task definition revision that differs
+/// from the running one in the handler's image only, and the service rolled onto it. (moto
+/// reports a service's tasks as running at once, MOTO_ECS_SERVICE_RUNNING in tests/run.sh;
+/// how a rollout is judged steady is unit-tested in hotswap.rs.)
+#[tokio::test(flavor = "multi_thread")]
+async fn hotswap_rolls_the_service_onto_a_revision_with_the_new_image() {
+    let Some(url) = moto_url() else { return };
+    let conf = sdk(&url, "us-east-1").await;
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let stack = format!("imgh-hotswap-ecs-{}", common::unique());
     let dir = scratch("moto-hotswap-ecs");
     let tpl = dir.join("t.yaml");
-    std::fs::write(&tpl, template).unwrap();
+    std::fs::write(&tpl, ECS_TEMPLATE).unwrap();
     let image =
         |n: u8| format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/imgh@sha256:{}", format!("{n:x}").repeat(64));
     let cli = |args: &[&str]| {
@@ -1210,7 +1213,7 @@ async fn status_prints_the_dashboard_and_the_last_hour() {
     std::fs::write(
         &tpl,
         format!(
-            "Resources:\n  Marker:\n    Type: AWS::SNS::Topic\nOutputs:\n  Variant:\n    Value: ecs\n  Bucket0:\n    Value: {photos}\n  DistArn0:\n    Value: \"{}\"\n  DashboardUrl:\n    Value: https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name={stack}-eu-west-1\n",
+            "{ECS_TEMPLATE}  Bucket0:\n    Value: {photos}\n  DistArn0:\n    Value: \"{}\"\n  DashboardUrl:\n    Value: https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name={stack}-eu-west-1\n",
             dist_arn(0)
         ),
     )
@@ -1220,8 +1223,28 @@ async fn status_prints_the_dashboard_and_the_last_hour() {
         c.args(["--stack-name", &stack, "--region", "eu-west-1"]).args(args);
         c
     };
-    run_expect(cli(&["deploy", "--yes", "--method", "direct", "--template-file"]).arg(&tpl), 0);
+    let image = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/imgh@sha256:{}", "0".repeat(64));
+    run_expect(
+        cli(&["deploy", "--yes", "--method", "direct", "--variant", "ecs", "--image-uri", &image, "--template-file"])
+            .arg(&tpl),
+        0,
+    );
+    // Container Insights' task count, under the names the stack's cluster and service got.
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk(&url, "eu-west-1").await);
+    let mut names = vec![];
+    for logical in ["Cluster", "Service"] {
+        let r = cfn.describe_stack_resource().stack_name(&stack).logical_resource_id(logical).send().await.unwrap();
+        let id = r.stack_resource_detail().unwrap().physical_resource_id().unwrap().to_string();
+        names.push(id.rsplit('/').next().unwrap().to_string());
+    }
+    let mut tasks = datum("RunningTaskCount", 2.0);
+    tasks.dimensions = Some(vec![
+        Dimension::builder().name("ClusterName").value(&names[0]).build(),
+        Dimension::builder().name("ServiceName").value(&names[1]).build(),
+    ]);
+    regional.put_metric_data().namespace("ECS/ContainerInsights").metric_data(tasks).send().await.expect("task count");
     let text = stdout(&run_expect(&mut cli(&["status"]), 0));
+    assert!(text.contains("ECS         2.0 tasks running on average"), "{text}");
     assert!(text.contains(&format!("Dashboard   https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name={stack}-eu-west-1")), "{text}");
     assert!(text.contains("CloudFront  120 requests, 2.5 MB out"), "{text}");
     assert!(text.contains("Handler     4 requests") && text.contains("4xx 25.0%, 5xx 0.0%, 6.0 kB out"), "{text}");

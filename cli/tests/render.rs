@@ -1235,7 +1235,8 @@ fn dashboard_and_alarms_read_what_the_stack_publishes() {
             assert!(p["AlarmName"]["Fn::Sub"].as_str().unwrap().starts_with("${AWS::StackName}-"), "{name}: {id}");
             if let Some(metrics) = p["Metrics"].as_sequence() {
                 let defined: Vec<&str> = metrics.iter().map(|m| m["Id"].as_str().unwrap()).collect();
-                let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"].as_bool() == Some(true)).collect();
+                let returned: Vec<&Value> =
+                    metrics.iter().filter(|m| m["ReturnData"].as_bool() == Some(true)).collect();
                 assert_eq!(returned.len(), 1, "{name}: {id} returns one series");
                 for id_read in expression_ids(returned[0]["Expression"].as_str().unwrap()) {
                     assert!(defined.contains(&id_read.as_str()), "{name}: {id} reads {id_read}");
