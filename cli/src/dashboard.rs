@@ -16,6 +16,7 @@ use crate::config::{Arch, TemplateSettings, Variant};
 /// the figure an estimate, which its label says.
 const CLOUDFRONT_PER_REQUEST: f64 = 0.0075 / 10_000.0;
 const CLOUDFRONT_PER_GB: f64 = 0.085;
+const LAMBDA_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
 const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
 
 /// The handler's metrics: the Lambda EMF lines' namespace (`IMGH_METRICS_NAMESPACE`) and the
@@ -26,10 +27,7 @@ pub const NAMESPACE: &str = "imgh/${AWS::StackName}";
 pub fn body(t: &TemplateSettings, distributions: usize) -> String {
     let cf = |metric: &str, stat: &str| -> Vec<Value> {
         (0..distributions)
-            .map(|i| {
-                json!(["AWS/CloudFront", metric, "DistributionId", format!("${{Distribution{i}}}"), "Region", "Global",
-                    {"stat": stat, "label": format!("{metric} {stat} {i}")}])
-            })
+            .map(|i| cloudfront(i, metric, json!({"stat": stat, "label": format!("{metric} {stat} {i}")})))
             .collect()
     };
     let handler = |metric: &str, stat: &str, id: &str, visible: bool| json!([NAMESPACE, metric, {"stat": stat, "id": id, "visible": visible, "label": format!("{metric} {stat}")}]);
@@ -123,10 +121,7 @@ fn cost_widgets(t: &TemplateSettings, distributions: usize) -> [Value; 2] {
     let mut terms = vec![];
     for i in 0..distributions {
         for (id, metric) in [("r", "Requests"), ("b", "BytesDownloaded")] {
-            cdn.push(
-                json!(["AWS/CloudFront", metric, "DistributionId", format!("${{Distribution{i}}}"), "Region", "Global",
-                {"id": format!("{id}{i}"), "stat": "Sum", "visible": false}]),
-            );
+            cdn.push(cloudfront(i, metric, json!({"id": format!("{id}{i}"), "stat": "Sum", "visible": false})));
         }
         terms.push(format!(
             "(r{i}*{}+b{i}/1000000000*{CLOUDFRONT_PER_GB})*{SECONDS_PER_MONTH}/PERIOD(r{i})",
@@ -139,9 +134,11 @@ fn cost_widgets(t: &TemplateSettings, distributions: usize) -> [Value; 2] {
         Variant::Lambda => {
             let per_gb_s = if arm { 0.0000133334 } else { 0.0000166667 };
             let gb = f64::from(t.memory) / 1024.0;
+            let function = |metric: &str, id: &str| json!(["AWS/Lambda", metric, "FunctionName", "${HandlerFunction}", {"id": id, "stat": "Sum", "visible": false}]);
             vec![
-                json!(["AWS/Lambda", "Duration", "FunctionName", "${HandlerFunction}", {"id": "d", "stat": "Sum", "visible": false}]),
-                json!([{"expression": format!("d/1000*{gb}*{}*{SECONDS_PER_MONTH}/PERIOD(d)", decimal(per_gb_s)),
+                function("Duration", "d"),
+                function("Invocations", "i"),
+                json!([{"expression": format!("(d/1000*{gb}*{}+i*{})*{SECONDS_PER_MONTH}/PERIOD(d)", decimal(per_gb_s), decimal(LAMBDA_PER_REQUEST)),
                     "label": "Lambda USD/month at this rate (list prices, estimate)", "id": "compute"}]),
             ]
         }
@@ -156,12 +153,19 @@ fn cost_widgets(t: &TemplateSettings, distributions: usize) -> [Value; 2] {
             ]
         }
     };
+    // One figure over the dashboard's whole time range, not its newest (partial) period.
     let single = |title: &str, metrics: Vec<Value>, region: &str| {
         let mut w = widget(title, metrics, region);
         w["properties"]["view"] = json!("singleValue");
+        w["properties"]["setPeriodToTimeRange"] = json!(true);
         w
     };
     [single("Estimated CloudFront cost", cdn, "us-east-1"), single("Estimated compute cost", compute, "${AWS::Region}")]
+}
+
+/// Distribution `i`'s `metric`, with the widget options `options`.
+fn cloudfront(i: usize, metric: &str, options: Value) -> Value {
+    json!(["AWS/CloudFront", metric, "DistributionId", format!("${{Distribution{i}}}"), "Region", "Global", options])
 }
 
 /// A price as metric math reads it: plain decimals.

@@ -113,7 +113,7 @@ impl Deploy {
             tags: t.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
             source: TemplateSource::prepare(aws, stack_name, &template, artifact_bucket).await?,
         };
-        let resources = resource_count(&template);
+        let resources = resource_ids(&template).len() as u64;
         let existing = stack::describe(aws, stack_name).await?;
         let status = existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_string());
         if let Some(st) = &status {
@@ -127,34 +127,62 @@ impl Deploy {
         let update = matches!(&status, Some(s) if s != "REVIEW_IN_PROGRESS");
         let started = SystemTime::now();
 
+        // The confirmation link goes out once, when the subscription is made.
+        let subscribed = update && stack::physical_id(aws, stack_name, "AlarmSubscription").await.is_ok();
+
+        // None: nothing to change.
         let outcome = match self.method {
-            Method::ChangeSet => {
-                let total = match change_set(aws, stack_name, &input, update, self.yes).await? {
-                    Some(n) => n,
-                    None => {
-                        eprintln!("No changes: stack {stack_name} already matches the template.");
-                        return crate::status::print_outputs(aws, stack_name, self.json).await;
-                    }
-                };
-                follow::until_done(aws, stack_name, started, total).await?
-            }
-            Method::Direct => {
-                match direct(aws, stack_name, &input, update).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        eprintln!("No changes: stack {stack_name} already matches the template.");
-                        return crate::status::print_outputs(aws, stack_name, self.json).await;
-                    }
-                    Err(e) => return Err(rejected(e)),
-                }
-                follow::until_done(aws, stack_name, started, resources).await?
-            }
+            Method::ChangeSet => match change_set(aws, stack_name, &input, update, self.yes).await? {
+                Some(total) => Some(follow::until_done(aws, stack_name, started, total).await?),
+                None => None,
+            },
+            Method::Direct => match direct(aws, stack_name, &input, update).await {
+                Ok(true) => Some(follow::until_done(aws, stack_name, started, resources).await?),
+                Ok(false) => None,
+                Err(e) => return Err(rejected(e)),
+            },
         };
-        finish(aws, stack_name, outcome, self.json).await?;
-        if let Some(address) = &t.alarm_email {
-            eprintln!("Alarms mail {address} once its owner follows the confirmation link SNS mailed it when the subscription was made (nothing is sent before; `imgh status` shows the alarms' states).");
+        match outcome {
+            Some(o) => finish(aws, stack_name, o, self.json).await?,
+            None => {
+                eprintln!("No changes: stack {stack_name} already matches the template.");
+                crate::status::print_outputs(aws, stack_name, self.json).await?;
+            }
+        }
+        self.put_back_hotswapped(aws, stack_name, &template, t).await?;
+        if let (Some(address), false) = (&t.alarm_email, subscribed) {
+            eprintln!("Alarms mail {address} once its owner follows the confirmation link SNS has mailed it (nothing is sent before; `imgh status` shows the alarms' states).");
         }
         Ok(())
+    }
+
+    /// After a full deploy, a handler still running what `--hotswap` put there is put back on
+    /// the stack's artifact: CloudFormation saw no change to the artifact, so left it.
+    async fn put_back_hotswapped(
+        &self,
+        aws: &Aws,
+        stack_name: &str,
+        template: &str,
+        t: &TemplateSettings,
+    ) -> Result<()> {
+        let handler = match t.variant {
+            Variant::Lambda => "HandlerFunction",
+            Variant::Ecs => "Service",
+        };
+        if !resource_ids(template).iter().any(|id| id == handler) {
+            return Ok(());
+        }
+        match hotswap::Running::read(aws, stack_name, t.variant).await {
+            Ok(running) if running.runs(t) == Some(false) => {
+                eprintln!("The handler runs other code than the stack names (left by `imgh deploy --hotswap`): putting the stack's back.");
+                hotswap::swap(aws, &stack::require(aws, stack_name).await?, t, self.yes).await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                eprintln!("warning: cannot tell whether the handler runs the stack's artifact: {e:#}");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -185,11 +213,13 @@ fn parameters(template: &str, t: &TemplateSettings) -> Result<Vec<Parameter>> {
     Ok(out)
 }
 
-fn resource_count(template: &str) -> u64 {
+/// The logical ids of the template's resources.
+fn resource_ids(template: &str) -> Vec<String> {
     serde_yaml::from_str::<serde_yaml::Value>(template)
         .ok()
-        .and_then(|d| d.get("Resources").and_then(|r| r.as_mapping()).map(|m| m.len() as u64))
-        .unwrap_or(0)
+        .and_then(|d| d.get("Resources").and_then(|r| r.as_mapping()).cloned())
+        .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 /// What a stack operation is given: the template, the values of its parameters, the tags.

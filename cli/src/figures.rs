@@ -20,15 +20,15 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 /// One figure to read: an id for GetMetricData, the metric and its statistic.
 struct Query {
-    id: &'static str,
+    id: String,
     namespace: String,
     metric: &'static str,
     dimensions: Vec<(&'static str, String)>,
     stat: &'static str,
 }
 
-fn query(id: &'static str, namespace: &str, metric: &'static str, stat: &'static str) -> Query {
-    Query { id, namespace: namespace.to_string(), metric, dimensions: vec![], stat }
+fn query(id: impl Into<String>, namespace: &str, metric: &'static str, stat: &'static str) -> Query {
+    Query { id: id.into(), namespace: namespace.to_string(), metric, dimensions: vec![], stat }
 }
 
 impl Query {
@@ -45,7 +45,7 @@ impl Query {
             .set_dimensions(Some(dimensions.collect()))
             .build();
         let stat = MetricStat::builder().metric(metric).period(HOUR.as_secs() as i32).stat(self.stat).build();
-        MetricDataQuery::builder().id(self.id).metric_stat(stat).return_data(true).build()
+        MetricDataQuery::builder().id(&self.id).metric_stat(stat).return_data(true).build()
     }
 }
 
@@ -58,32 +58,21 @@ async fn read_or_warn(client: &aws_sdk_cloudwatch::Client, queries: &[Query], wh
 }
 
 /// The value of each query over the last hour, by id; a metric without data is left out.
+/// The hour ends at the last whole minute, so it is one period of CloudWatch's.
 async fn read(client: &aws_sdk_cloudwatch::Client, queries: &[Query]) -> Result<BTreeMap<String, f64>> {
-    let end = SystemTime::now();
-    let start = end - HOUR;
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let end = SystemTime::UNIX_EPOCH + Duration::from_secs(now - now % 60);
     let out = client
         .get_metric_data()
         .set_metric_data_queries(Some(queries.iter().map(Query::build).collect()))
-        .start_time(DateTime::from(start))
+        .start_time(DateTime::from(end - HOUR))
         .end_time(DateTime::from(end))
         .send()
         .await
         .map_err(|e| {
             anyhow::anyhow!("cannot read the stack's metrics (cloudwatch:GetMetricData): {}", sdk_message(&e))
         })?;
-    // One period of an hour may come back as two data points when the hour is not aligned to
-    // CloudWatch's: counts add up, the other statistics are read from the newest.
-    let additive: Vec<&str> =
-        queries.iter().filter(|q| ["Sum", "SampleCount"].contains(&q.stat)).map(|q| q.id).collect();
-    Ok(out
-        .metric_data_results()
-        .iter()
-        .filter_map(|r| {
-            let (id, values) = (r.id()?, r.values());
-            let v = if additive.contains(&id) { values.iter().sum() } else { *values.first()? };
-            (!values.is_empty()).then(|| (id.to_string(), v))
-        })
-        .collect())
+    Ok(out.metric_data_results().iter().filter_map(|r| Some((r.id()?.to_string(), *r.values().first()?))).collect())
 }
 
 /// The figures as JSON (absent metrics as null) and as the lines `imgh status` prints.
@@ -94,7 +83,7 @@ pub struct Figures {
 
 /// Reads the last hour of `stack_name`, whose variant and distributions `outputs` name.
 pub async fn last_hour(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, String>) -> Figures {
-    let ns = format!("imgh/{stack_name}");
+    let ns = crate::dashboard::NAMESPACE.replace("${AWS::StackName}", stack_name);
     let lambda = outputs.get("Variant").map(String::as_str) == Some("lambda");
     let function = format!("{stack_name}-handler");
     let mut queries = vec![
@@ -122,27 +111,8 @@ pub async fn last_hour(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, S
         .iter()
         .filter_map(|b| Some(b.dist_arn.as_deref()?.rsplit('/').next()?.to_string()))
         .collect();
-    let mut cdn = BTreeMap::new();
-    if !crate::config::is_china(&aws.region) {
-        // Summed over the distributions; rates are averaged (weighted alike: an estimate
-        // when one distribution carries most of the traffic).
-        for d in &distributions {
-            let on = |q: Query| q.on("DistributionId", d).on("Region", "Global");
-            let cf = "AWS/CloudFront";
-            let queries = [
-                on(query("requests", cf, "Requests", "Sum")),
-                on(query("bytes", cf, "BytesDownloaded", "Sum")),
-                on(query("rate_4xx", cf, "4xxErrorRate", "Average")),
-                on(query("rate_5xx", cf, "5xxErrorRate", "Average")),
-                on(query("hit_rate", cf, "CacheHitRate", "Average")),
-            ];
-            let got = read_or_warn(&aws.cloudwatch_us_east_1, &queries, &format!("CloudFront's figures for {d}")).await;
-            for (k, v) in got {
-                let share = if k.starts_with("rate") || k == "hit_rate" { distributions.len() as f64 } else { 1.0 };
-                *cdn.entry(k).or_insert(0.0) += v / share;
-            }
-        }
-    }
+    let cdn =
+        if crate::config::is_china(&aws.region) { BTreeMap::new() } else { cloudfront(aws, &distributions).await };
 
     let alarms = alarm_states(aws, stack_name).await.unwrap_or_else(|e| {
         eprintln!("warning: the alarms left out: {e:#}");
@@ -197,6 +167,43 @@ pub async fn last_hour(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, S
     Figures { json, lines }
 }
 
+/// CloudFront's figures over the stack's distributions: counts summed, rates weighted by each
+/// distribution's requests.
+async fn cloudfront(aws: &Aws, distributions: &[String]) -> BTreeMap<String, f64> {
+    let cf = "AWS/CloudFront";
+    let mut queries = vec![];
+    for (i, d) in distributions.iter().enumerate() {
+        for (name, metric, stat) in [
+            ("requests", "Requests", "Sum"),
+            ("bytes", "BytesDownloaded", "Sum"),
+            ("rate_4xx", "4xxErrorRate", "Average"),
+            ("rate_5xx", "5xxErrorRate", "Average"),
+            ("hit_rate", "CacheHitRate", "Average"),
+        ] {
+            queries.push(query(format!("{name}_{i}"), cf, metric, stat).on("DistributionId", d).on("Region", "Global"));
+        }
+    }
+    let got = read_or_warn(&aws.cloudwatch_us_east_1, &queries, "CloudFront's figures").await;
+    let (mut out, mut weighted) = (BTreeMap::new(), BTreeMap::new());
+    for i in 0..distributions.len() {
+        let Some(&requests) = got.get(&format!("requests_{i}")) else { continue };
+        *out.entry("requests".to_string()).or_insert(0.0) += requests;
+        *out.entry("bytes".to_string()).or_insert(0.0) += got.get(&format!("bytes_{i}")).unwrap_or(&0.0);
+        for rate in ["rate_4xx", "rate_5xx", "hit_rate"] {
+            if let Some(r) = got.get(&format!("{rate}_{i}")) {
+                let (sum, count) = weighted.entry(rate).or_insert((0.0, 0.0));
+                (*sum, *count) = (*sum + r * requests, *count + requests);
+            }
+        }
+    }
+    for (rate, (sum, count)) in weighted {
+        if count > 0.0 {
+            out.insert(rate.to_string(), sum / count);
+        }
+    }
+    out
+}
+
 /// The ECS variant's cluster and service names, as their metrics name them (none for Lambda,
 /// or with a warning when the stack's resources cannot be read).
 async fn ecs_service(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, String>) -> Option<(String, String)> {
@@ -212,12 +219,19 @@ async fn ecs_service(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, Str
     names.await.map_err(|e| eprintln!("warning: the ECS figures left out: {e:#}")).ok()
 }
 
-/// The state of each of the stack's alarms (named `<stack>-…`), by the name's rest.
+/// The state of each of the stack's alarms (named `<stack>-<name>` by the templates), by name.
 async fn alarm_states(aws: &Aws, stack_name: &str) -> Result<BTreeMap<String, String>> {
+    const NAMES: [&str; 4] = ["origin-errors", "client-errors", "throttles", "tasks-below-minimum"];
+    let out = aws
+        .cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(NAMES.iter().map(|n| format!("{stack_name}-{n}")).collect()))
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot read the stack's alarms (cloudwatch:DescribeAlarms): {}", sdk_message(&e))
+        })?;
     let prefix = format!("{stack_name}-");
-    let out = aws.cloudwatch.describe_alarms().alarm_name_prefix(&prefix).send().await.map_err(|e| {
-        anyhow::anyhow!("cannot read the stack's alarms (cloudwatch:DescribeAlarms): {}", sdk_message(&e))
-    })?;
     Ok(out
         .metric_alarms()
         .iter()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_cloudformation::types::{Stack, TemplateStage};
-use aws_sdk_ecs::types::TaskDefinition;
+use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_lambda::types::LastUpdateStatus;
 
 use crate::aws::{sdk_message, Aws, SdkResultExt};
@@ -88,71 +88,133 @@ fn template_changes(deployed: &str, template: &str) -> Result<Vec<String>> {
     Ok(changed)
 }
 
-/// Puts the artifact `t` names into the running handler of `st`, after confirmation.
+/// Puts the artifact `t` names into the running handler of `st`, after confirmation; nothing
+/// when the handler runs it already. When the artifact is the stack's own (a full deploy
+/// putting back what a hotswap replaced), the stack no longer drifts, and says so.
 pub async fn swap(aws: &Aws, st: &Stack, t: &TemplateSettings, yes: bool) -> Result<()> {
     let stack_name = st.stack_name().unwrap_or_default();
     let param = |key: &str| {
         st.parameters().iter().find(|p| p.parameter_key() == Some(key)).and_then(|p| p.parameter_value()).unwrap_or("-")
     };
-    let drift = |what: String| {
-        eprintln!("Stack {stack_name} now drifts from its template: {what}, until the next full `imgh deploy`.");
-    };
-    match t.variant {
-        Variant::Lambda => {
+    let handler = Running::read(aws, stack_name, t.variant).await?;
+    match (&handler, t.variant) {
+        (Running::Function { name, .. }, Variant::Lambda) => {
             let (bucket, key) =
                 (t.code_bucket.as_deref().unwrap_or_default(), t.code_key.as_deref().unwrap_or_default());
-            let function = stack::physical_id(aws, stack_name, "HandlerFunction").await?;
-            eprintln!(
-                "Hotswap: function {function}: code s3://{}/{} → s3://{bucket}/{key}",
-                param("CodeBucket"),
-                param("CodeKey")
-            );
-            ui::confirm(&format!("Update the code of {function}?"), yes)?;
-            aws.lambda
-                .update_function_code()
-                .function_name(&function)
-                .s3_bucket(bucket)
-                .s3_key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("cannot update {function} (lambda:UpdateFunctionCode): {}", sdk_message(&e))
-                })?;
-            wait(aws, &format!("{function}: updating code"), || function_updated(aws, &function)).await?;
-            eprintln!("Function {function} runs the new code.");
-            drift(format!("its CodeKey parameter still names {}", param("CodeKey")));
-        }
-        Variant::Ecs => {
-            let image = t.image_uri.as_deref().unwrap_or_default();
-            let cluster = stack::physical_id(aws, stack_name, "Cluster").await?;
-            let service = stack::physical_id(aws, stack_name, "Service").await?;
-            let current = service_task_definition(aws, &cluster, &service).await?;
-            eprintln!("Hotswap: service {service}: image {} → {image}", param("ImageUri"));
-            ui::confirm(
-                &format!("Register a task definition revision with the new image and roll {service} onto it?"),
-                yes,
+            if handler.runs(t) == Some(true) {
+                eprintln!("Function {name} runs s3://{bucket}/{key} already: nothing to swap.");
+                return Ok(());
+            }
+            eprintln!("Hotswap: function {name}: code → s3://{bucket}/{key}");
+            ui::confirm(&format!("Update the code of {name}?"), yes)?;
+            aws.lambda.update_function_code().function_name(name).s3_bucket(bucket).s3_key(key).send().await.map_err(
+                |e| anyhow::anyhow!("cannot update {name} (lambda:UpdateFunctionCode): {}", sdk_message(&e)),
             )?;
-            let revision = register_with_image(aws, &current, image).await?;
+            wait(aws, &format!("{name}: updating code"), || function_updated(aws, name)).await?;
+            eprintln!("Function {name} runs the new code.");
+            if param("CodeBucket") != bucket || param("CodeKey") != key {
+                drift(stack_name, &format!("its CodeKey parameter still names {}", param("CodeKey")));
+            }
+        }
+        (Running::Service { cluster, service, task_definition, tags }, Variant::Ecs) => {
+            let image = t.image_uri.as_deref().unwrap_or_default();
+            if handler.runs(t) == Some(true) {
+                eprintln!("Service {service} runs {image} already: nothing to swap.");
+                return Ok(());
+            }
+            let own = param("ImageUri") == image;
+            eprintln!("Hotswap: service {service}: image → {image}");
+            let revision = if own {
+                // The stack's own revision, rather than a copy of it.
+                ui::confirm(&format!("Roll {service} back onto the stack's task definition?"), yes)?;
+                stack::physical_id(aws, stack_name, "TaskDefinition").await?
+            } else {
+                ui::confirm(
+                    &format!("Register a task definition revision with the new image and roll {service} onto it?"),
+                    yes,
+                )?;
+                register_with_image(aws, task_definition, tags, image).await?
+            };
             aws.ecs
                 .update_service()
-                .cluster(&cluster)
-                .service(&service)
+                .cluster(cluster)
+                .service(service)
                 .task_definition(&revision)
                 .send()
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("cannot update service {service} (ecs:UpdateService): {}", sdk_message(&e))
                 })?;
-            wait(aws, &format!("{service}: rolling onto {revision}"), || steady(aws, &cluster, &service, &revision))
+            wait(aws, &format!("{service}: rolling onto {revision}"), || steady(aws, cluster, service, &revision))
                 .await?;
             eprintln!("Service {service} is steady on {revision}.");
-            drift(format!(
-                "its task definition is {revision}, outside the stack, and ImageUri still names {}",
-                param("ImageUri")
-            ));
+            if !own {
+                let stale = param("ImageUri");
+                drift(
+                    stack_name,
+                    &format!("its task definition is {revision}, outside the stack, and ImageUri still names {stale}"),
+                );
+            }
         }
+        _ => bail!("stack {stack_name} is not of the {:?} variant", t.variant),
     }
     Ok(())
+}
+
+fn drift(stack_name: &str, what: &str) {
+    eprintln!("Stack {stack_name} now drifts from its template: {what}, until the next full `imgh deploy`.");
+}
+
+/// What the stack's handler runs now.
+pub enum Running {
+    /// The function, and the SHA-256 of its code (base64, as Lambda gives it).
+    Function { name: String, code_sha256: Option<String> },
+    /// The service and the task definition it runs.
+    Service { cluster: String, service: String, task_definition: Box<TaskDefinition>, tags: Vec<Tag> },
+}
+
+impl Running {
+    pub async fn read(aws: &Aws, stack_name: &str, variant: Variant) -> Result<Running> {
+        Ok(match variant {
+            Variant::Lambda => {
+                let name = stack::physical_id(aws, stack_name, "HandlerFunction").await?;
+                let c = aws.lambda.get_function_configuration().function_name(&name).send().await.map_err(|e| {
+                    anyhow::anyhow!("cannot read {name} (lambda:GetFunctionConfiguration): {}", sdk_message(&e))
+                })?;
+                Running::Function { code_sha256: c.code_sha256().map(str::to_string), name }
+            }
+            Variant::Ecs => {
+                let cluster = stack::physical_id(aws, stack_name, "Cluster").await?;
+                let service = stack::physical_id(aws, stack_name, "Service").await?;
+                let (task_definition, tags) = service_task_definition(aws, &cluster, &service).await?;
+                Running::Service { cluster, service, task_definition: Box::new(task_definition), tags }
+            }
+        })
+    }
+
+    /// Whether this is `t`'s artifact; `None` when that cannot be told (a zip whose key does
+    /// not carry its SHA-256, as `imgh build` names them).
+    pub fn runs(&self, t: &TemplateSettings) -> Option<bool> {
+        match self {
+            Running::Function { code_sha256, .. } => {
+                let want = build_sha256(t.code_key.as_deref()?)?;
+                Some(code_sha256.as_deref() == Some(want.as_str()))
+            }
+            Running::Service { task_definition, .. } => {
+                let handler = task_definition.container_definitions().iter().find(|c| c.name() == Some("handler"))?;
+                Some(handler.image() == t.image_uri.as_deref())
+            }
+        }
+    }
+}
+
+/// The SHA-256 of the zip `imgh build` uploaded under `key` (`…/imgh-handler-<hex>.zip`), in
+/// base64 as Lambda reports a function's.
+fn build_sha256(key: &str) -> Option<String> {
+    use base64::Engine;
+    let hex_digest = key.rsplit('/').next()?.strip_prefix("imgh-handler-")?.strip_suffix(".zip")?;
+    let bytes = hex::decode(hex_digest).ok().filter(|b| b.len() == 32)?;
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// Polls `done` under a spinner until it says the change has landed (or fails, or
@@ -193,7 +255,9 @@ async fn function_updated(aws: &Aws, function: &str) -> Result<bool> {
     }
 }
 
-async fn service_task_definition(aws: &Aws, cluster: &str, service: &str) -> Result<TaskDefinition> {
+/// The task definition `service` runs, with its tags (CloudFormation's own, `aws:…`, left out:
+/// a registration may not set them).
+async fn service_task_definition(aws: &Aws, cluster: &str, service: &str) -> Result<(TaskDefinition, Vec<Tag>)> {
     let arn = describe_service(aws, cluster, service)
         .await?
         .task_definition()
@@ -203,10 +267,12 @@ async fn service_task_definition(aws: &Aws, cluster: &str, service: &str) -> Res
         .ecs
         .describe_task_definition()
         .task_definition(&arn)
+        .include(TaskDefinitionField::Tags)
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("cannot read {arn} (ecs:DescribeTaskDefinition): {}", sdk_message(&e)))?;
-    got.task_definition.with_context(|| format!("{arn} is not described"))
+    let tags = got.tags().iter().filter(|t| !t.key().is_some_and(|k| k.starts_with("aws:"))).cloned().collect();
+    Ok((got.task_definition.with_context(|| format!("{arn} is not described"))?, tags))
 }
 
 async fn describe_service(aws: &Aws, cluster: &str, service: &str) -> Result<aws_sdk_ecs::types::Service> {
@@ -217,8 +283,9 @@ async fn describe_service(aws: &Aws, cluster: &str, service: &str) -> Result<aws
     got.services.unwrap_or_default().into_iter().next().with_context(|| format!("no service {service} in {cluster}"))
 }
 
-/// A new revision of `current` whose handler container runs `image`; its ARN.
-async fn register_with_image(aws: &Aws, current: &TaskDefinition, image: &str) -> Result<String> {
+/// A new revision of `current` whose handler container runs `image`, all else (tags included)
+/// the same; its ARN.
+async fn register_with_image(aws: &Aws, current: &TaskDefinition, tags: &[Tag], image: &str) -> Result<String> {
     let mut containers = current.container_definitions().to_vec();
     let handler = containers
         .iter_mut()
@@ -239,6 +306,12 @@ async fn register_with_image(aws: &Aws, current: &TaskDefinition, image: &str) -
         .set_runtime_platform(current.runtime_platform().cloned())
         .set_volumes(Some(current.volumes().to_vec()))
         .set_ephemeral_storage(current.ephemeral_storage().cloned())
+        .set_placement_constraints(Some(current.placement_constraints().to_vec()))
+        .set_proxy_configuration(current.proxy_configuration().cloned())
+        .set_pid_mode(current.pid_mode().cloned())
+        .set_ipc_mode(current.ipc_mode().cloned())
+        .set_enable_fault_injection(current.enable_fault_injection())
+        .set_tags((!tags.is_empty()).then(|| tags.to_vec()))
         .send()
         .await
         .map_err(|e| {

@@ -62,9 +62,18 @@ impl Invalidate {
             ids.len(),
             paths.len()
         );
-        let mut started = vec![];
+        let mut started: Vec<(String, String)> = vec![];
         for id in &ids {
-            started.push((id.clone(), create(aws, id, &paths).await?));
+            match create(aws, id, &paths).await {
+                Ok(invalidation) => started.push((id.clone(), invalidation)),
+                Err(e) => {
+                    let submitted: Vec<String> = started.iter().map(|(d, i)| format!("{d}: {i}")).collect();
+                    return Err(e.context(format!(
+                        "invalidations already submitted (they go on): {}",
+                        if submitted.is_empty() { "none".to_string() } else { submitted.join(", ") }
+                    )));
+                }
+            }
         }
         if !self.no_wait {
             wait(aws, &started).await?;
@@ -100,7 +109,7 @@ fn wildcard(path: &str) -> Result<String> {
     }
     let mut out = String::new();
     for c in body.chars() {
-        if c.is_ascii_alphanumeric() || "/-._%!$&'()+,;=:@".contains(c) {
+        if c.is_ascii_alphanumeric() || "/-._~%!$&'()+,;=:@".contains(c) {
             out.push(c);
         } else {
             for b in c.to_string().bytes() {
@@ -177,6 +186,7 @@ mod tests {
         assert_eq!(wildcard("/photos/*").unwrap(), "/photos/*");
         assert_eq!(wildcard("/a b/照片.jpg").unwrap(), "/a%20b/%E7%85%A7%E7%89%87.jpg*");
         assert_eq!(wildcard("/already%20encoded.jpg").unwrap(), "/already%20encoded.jpg*");
+        assert_eq!(wildcard("/~user/a.jpg").unwrap(), "/~user/a.jpg*", "viewers send ~ as it is");
         for bad in ["photos/a.jpg", "/a*b", "/a\nb"] {
             assert!(wildcard(bad).is_err(), "{bad:?}");
         }

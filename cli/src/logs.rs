@@ -2,7 +2,7 @@
 //! lines from CloudWatch Logs. In a terminal each line is one aligned row (time, status,
 //! milliseconds, bytes out, path, process); `--json` prints the lines as logged.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
@@ -57,7 +57,8 @@ impl Logs {
         let group = log_group(stack_name, stack::outputs(&st).get("Variant").map(String::as_str))?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
         let mut from = now.saturating_sub(self.since).as_millis() as i64;
-        let mut seen = HashSet::new();
+        // Event ids already printed, with their timestamps, for the window read again.
+        let mut seen: HashMap<String, i64> = HashMap::new();
         if !self.json {
             println!("{:<24} {:>3} {:>8} {:>9}  {:<40} PROCESS", "TIME (UTC)", "ST", "MS", "BYTES", "PATH");
         }
@@ -79,8 +80,9 @@ impl Logs {
                     })?;
                 for e in page.events() {
                     let id = e.event_id().unwrap_or_default().to_string();
-                    newest = newest.max(e.timestamp().unwrap_or(from));
-                    if seen.insert(id) {
+                    let at = e.timestamp().unwrap_or(from);
+                    newest = newest.max(at);
+                    if seen.insert(id, at).is_none() {
                         if let Some(line) = request_line(e.message().unwrap_or_default()) {
                             println!("{}", if self.json { line.to_string() } else { row(&line) });
                         }
@@ -94,12 +96,17 @@ impl Logs {
             if !self.follow {
                 return Ok(());
             }
-            // Events can arrive late and out of order: look again from the newest one seen.
-            from = newest;
+            // Events arrive late and out of order (each task or instance flushes on its own):
+            // read the last minute again, and forget what is older than that.
+            from = from.max(newest - LATE.as_millis() as i64);
+            seen.retain(|_, at| *at >= from);
             tokio::time::sleep(follow_interval(aws)).await;
         }
     }
 }
+
+/// How late an event may arrive and still be printed by `--follow`.
+const LATE: Duration = Duration::from_secs(60);
 
 fn follow_interval(aws: &Aws) -> Duration {
     aws.poll_interval().max(Duration::from_millis(500))

@@ -967,7 +967,13 @@ async fn hotswap_replaces_the_function_code_only_when_nothing_else_changed() {
     let bucket = format!("{stack}-code");
     c.create_bucket().bucket(&bucket).send().await.expect("code bucket");
     let (v1, v2) = (code_zip("one"), code_zip("two"));
-    for (key, body) in [("v1.zip", &v1), ("v2.zip", &v2)] {
+    // Named as `imgh build` names them, by their SHA-256: how a deploy tells the code running.
+    let key_of = |zip: &[u8]| {
+        use sha2::Digest;
+        format!("lambda/imgh-handler-{}.zip", hex::encode(sha2::Sha256::digest(zip)))
+    };
+    let (k1, k2) = (key_of(&v1), key_of(&v2));
+    for (key, body) in [(&k1, &v1), (&k2, &v2)] {
         c.put_object().bucket(&bucket).key(key).body(body.clone().into()).send().await.expect("put code");
     }
     let template = r#"Parameters:
@@ -1015,7 +1021,7 @@ Outputs:
         }
         cmd
     };
-    run_expect(&mut cli(&["deploy", "--yes", "--method", "direct", "--code-key", "v1.zip"]), 0);
+    run_expect(&mut cli(&["deploy", "--yes", "--method", "direct", "--code-key", &k1]), 0);
     let function = format!("{stack}-handler");
     let sha = |body: &[u8]| {
         use base64::Engine;
@@ -1029,28 +1035,40 @@ Outputs:
     assert_eq!(code_sha().await, sha(&v1));
 
     // Without a terminal and without --yes, nothing happens.
-    run_expect(&mut cli(&["deploy", "--hotswap", "--code-key", "v2.zip"]), 3);
+    run_expect(&mut cli(&["deploy", "--hotswap", "--code-key", &k2]), 3);
     assert_eq!(code_sha().await, sha(&v1));
 
-    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--code-key", "v2.zip"]), 0);
+    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--code-key", &k2]), 0);
     let said = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(code_sha().await, sha(&v2), "{said}");
-    assert!(said.contains("v1.zip → s3://") && said.contains("drifts"), "{said}");
+    assert!(said.contains(&format!("code → s3://{bucket}/{k2}")) && said.contains("drifts"), "{said}");
     let versions = lambda.list_versions_by_function().function_name(&function).send().await.unwrap();
     assert_eq!(versions.versions().len(), 1, "only $LATEST: nothing published");
     let st = cfn.describe_stacks().stack_name(&stack).send().await.unwrap();
     let key = st.stacks()[0].parameters().iter().find(|p| p.parameter_key() == Some("CodeKey")).unwrap();
-    assert_eq!(key.parameter_value(), Some("v1.zip"), "the stack's parameters are left as they were");
+    assert_eq!(key.parameter_value(), Some(k1.as_str()), "the stack's parameters are left as they were");
+
+    // The same code again: nothing to do.
+    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--code-key", &k2]), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to swap"));
 
     // The template changed too: refused, and the function keeps its code.
     std::fs::write(&tpl, template.replace("Outputs:", "  Marker:\n    Type: AWS::SNS::Topic\nOutputs:")).unwrap();
-    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--code-key", "v1.zip"]), 1);
+    let out = run_expect(&mut cli(&["deploy", "--hotswap", "--yes", "--code-key", &k1]), 1);
     let said = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         said.contains("the template changed too (resource Marker)") && said.contains("without --hotswap"),
         "{said}"
     );
     assert_eq!(code_sha().await, sha(&v2));
+
+    // A full deploy of the stack's own artifact puts it back, though CloudFormation sees no change.
+    std::fs::write(&tpl, template).unwrap();
+    let out = run_expect(&mut cli(&["deploy", "--yes", "--method", "direct", "--code-key", &k1]), 0);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("No changes") && said.contains("putting the stack's back"), "{said}");
+    assert!(!said.contains("drifts"), "{said}");
+    assert_eq!(code_sha().await, sha(&v1), "{said}");
     run_expect(&mut cli(&["destroy", "--yes"]), 0);
 }
 
@@ -1145,6 +1163,20 @@ async fn hotswap_rolls_the_service_onto_a_revision_with_the_new_image() {
     assert_eq!(old.container_definitions()[0].image(), Some(image(1).as_str()));
     assert_eq!(new.container_definitions()[0].environment(), old.container_definitions()[0].environment());
     assert_eq!((new.cpu(), new.memory(), new.network_mode()), (old.cpu(), old.memory(), old.network_mode()));
+
+    // A full deploy of the stack's image rolls the service back onto the stack's own revision.
+    let out = run_expect(&mut cli(&["deploy", "--yes", "--method", "direct", "--image-uri", &image(1)]), 0);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("putting the stack's back") && !said.contains("drifts"), "{said}");
+    let svc = ecs
+        .describe_services()
+        .cluster(service.cluster_arn().unwrap())
+        .services(service.service_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let back = svc.services()[0].task_definition().unwrap().to_string();
+    assert!(back.ends_with(&format!("{stack}-handler:1")), "{back}");
     run_expect(&mut cli(&["destroy", "--yes"]), 0);
 }
 
