@@ -127,8 +127,8 @@ impl Deploy {
         let update = matches!(&status, Some(s) if s != "REVIEW_IN_PROGRESS");
         let started = SystemTime::now();
 
-        // The confirmation link goes out once, when the subscription is made.
-        let subscribed = update && stack::physical_id(aws, stack_name, "AlarmSubscription").await.is_ok();
+        // SNS mails a confirmation link when a subscription is made (a new address replaces it).
+        let subscription = stack::physical_id(aws, stack_name, "AlarmSubscription").await.ok();
 
         // None: nothing to change.
         let outcome = match self.method {
@@ -150,7 +150,8 @@ impl Deploy {
             }
         }
         self.put_back_hotswapped(aws, stack_name, &template, t).await?;
-        if let (Some(address), false) = (&t.alarm_email, subscribed) {
+        let subscribed = stack::physical_id(aws, stack_name, "AlarmSubscription").await.ok();
+        if let (Some(address), true) = (&t.alarm_email, subscribed.is_some() && subscribed != subscription) {
             eprintln!("Alarms mail {address} once its owner follows the confirmation link SNS has mailed it (nothing is sent before; `imgh status` shows the alarms' states).");
         }
         Ok(())
@@ -174,8 +175,9 @@ impl Deploy {
         }
         match hotswap::Running::read(aws, stack_name, t.variant).await {
             Ok(running) if running.runs(t) == Some(false) => {
+                // Part of the deploy already confirmed: no second question.
                 eprintln!("The handler runs other code than the stack names (left by `imgh deploy --hotswap`): putting the stack's back.");
-                hotswap::swap(aws, &stack::require(aws, stack_name).await?, t, self.yes).await
+                hotswap::swap(aws, &stack::require(aws, stack_name).await?, t, true).await
             }
             Ok(_) => Ok(()),
             Err(e) => {

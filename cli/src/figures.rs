@@ -170,6 +170,9 @@ pub async fn last_hour(aws: &Aws, stack_name: &str, outputs: &BTreeMap<String, S
 /// CloudFront's figures over the stack's distributions: counts summed, rates weighted by each
 /// distribution's requests.
 async fn cloudfront(aws: &Aws, distributions: &[String]) -> BTreeMap<String, f64> {
+    if distributions.is_empty() {
+        return BTreeMap::new();
+    }
     let cf = "AWS/CloudFront";
     let mut queries = vec![];
     for (i, d) in distributions.iter().enumerate() {

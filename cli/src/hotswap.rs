@@ -5,7 +5,8 @@
 //! Only when the template is the deployed one but for the artifact: the template with its
 //! parameters' defaults (where the artifact's names go) left out, and the stack's tags. The
 //! stack's parameters still name the old artifact afterwards, so it drifts until the next
-//! full deploy, which then changes nothing but those parameters.
+//! full deploy. That deploy puts the stack's artifact back if the handler still runs another
+//! ([`Running::runs`]): CloudFormation, seeing no change to the artifact, would leave it.
 
 use std::time::{Duration, Instant};
 
@@ -113,7 +114,11 @@ pub async fn swap(aws: &Aws, st: &Stack, t: &TemplateSettings, yes: bool) -> Res
             wait(aws, &format!("{name}: updating code"), || function_updated(aws, name)).await?;
             eprintln!("Function {name} runs the new code.");
             if param("CodeBucket") != bucket || param("CodeKey") != key {
-                drift(stack_name, &format!("its CodeKey parameter still names {}", param("CodeKey")));
+                let stale = format!("s3://{}/{}", param("CodeBucket"), param("CodeKey"));
+                drift(stack_name, &format!("its CodeBucket and CodeKey parameters still name {stale}"));
+                if build_sha256(key).is_none() {
+                    eprintln!("{key} is not named by its SHA-256 as `imgh build` names zips: a full deploy cannot tell this code from the stack's, so it will not put the stack's back; do that with `imgh deploy --hotswap` and the stack's artifact.");
+                }
             }
         }
         (Running::Service { cluster, service, task_definition, tags }, Variant::Ecs) => {
@@ -201,8 +206,9 @@ impl Running {
                 Some(code_sha256.as_deref() == Some(want.as_str()))
             }
             Running::Service { task_definition, .. } => {
+                let want = t.image_uri.as_deref()?;
                 let handler = task_definition.container_definitions().iter().find(|c| c.name() == Some("handler"))?;
-                Some(handler.image() == t.image_uri.as_deref())
+                Some(handler.image() == Some(want))
             }
         }
     }

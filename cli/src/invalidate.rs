@@ -66,12 +66,12 @@ impl Invalidate {
         for id in &ids {
             match create(aws, id, &paths).await {
                 Ok(invalidation) => started.push((id.clone(), invalidation)),
+                Err(e) if started.is_empty() => return Err(e),
                 Err(e) => {
                     let submitted: Vec<String> = started.iter().map(|(d, i)| format!("{d}: {i}")).collect();
-                    return Err(e.context(format!(
-                        "invalidations already submitted (they go on): {}",
-                        if submitted.is_empty() { "none".to_string() } else { submitted.join(", ") }
-                    )));
+                    return Err(
+                        e.context(format!("invalidations already submitted (they go on): {}", submitted.join(", ")))
+                    );
                 }
             }
         }

@@ -98,7 +98,9 @@ impl Logs {
             }
             // Events arrive late and out of order (each task or instance flushes on its own):
             // read the last minute again, and forget what is older than that.
-            from = from.max(newest - LATE.as_millis() as i64);
+            // An event stamped in the future (a skewed clock) must not hide the ones after it.
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+            from = from.max(newest.min(now) - LATE.as_millis() as i64);
             seen.retain(|_, at| *at >= from);
             tokio::time::sleep(follow_interval(aws)).await;
         }
