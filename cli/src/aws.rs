@@ -37,6 +37,19 @@ impl Session {
     }
 }
 
+/// The region `profile` (else AWS_PROFILE's, else the default profile) names in the AWS
+/// config files; read from the files only, without credentials or network.
+pub fn profile_region(profile: Option<&str>) -> Option<String> {
+    use aws_config::meta::region::ProvideRegion;
+    let mut builder = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(p) = profile {
+        builder = builder.profile_name(p);
+    }
+    let provider = builder.build();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(provider.region()).map(|r| r.to_string())
+}
+
 /// The clients one invocation needs. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Aws {

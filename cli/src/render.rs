@@ -211,7 +211,12 @@ pub struct Render {
 
 impl Render {
     pub fn run(self, global: &GlobalArgs) -> Result<()> {
-        let settings = Settings::load(global)?;
+        let mut settings = Settings::load(global)?;
+        // The region decides the partition's template: without a flag, AWS_REGION or
+        // imgh.toml, the profile's, as the commands that connect resolve it.
+        if settings.aws.region.is_none() {
+            settings.aws.region = crate::aws::profile_region(settings.aws.profile.as_deref());
+        }
         let t = settings.template(&self.template)?;
         let text = render(&settings.stack_name, &t)?;
         if t.china {

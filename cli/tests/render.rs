@@ -1288,3 +1288,22 @@ fn dashboard_and_alarms_read_what_the_stack_publishes() {
         assert!(url.starts_with(console) && url.ends_with("#dashboards:name=${Dashboard}"), "{name}: {url}");
     }
 }
+
+/// Without --region, AWS_REGION or imgh.toml, render takes the profile's region, as deploy
+/// does: a China profile renders the China template.
+#[test]
+fn render_takes_the_profile_region_like_deploy() {
+    let dir = scratch("render-profile");
+    let config = dir.join("aws-config");
+    std::fs::write(&config, "[default]\nregion = eu-west-1\n[profile beijing]\nregion = cn-north-1\n").unwrap();
+    let args = ["render", "--variant", "lambda", "--bucket", "photos-cn0", "--stack-name", "imgh-test"];
+    let china = ["--domain", "img.example.cn", "--iam-certificate-id", CN_CERT];
+    let mut cmd = imgh(&dir, None);
+    cmd.env_remove("AWS_REGION").env("AWS_CONFIG_FILE", &config).args(["--profile", "beijing"]).args(args).args(china);
+    let doc = parse(&stdout(&run_expect(&mut cmd, 0)));
+    assert!(!resources_of_type(&doc, "AWS::ApiGatewayV2::Api").is_empty(), "the China template");
+    let mut cmd = imgh(&dir, None);
+    cmd.env_remove("AWS_REGION").env("AWS_CONFIG_FILE", &config).args(args);
+    let doc = parse(&stdout(&run_expect(&mut cmd, 0)));
+    assert!(!resources_of_type(&doc, "AWS::Lambda::Url").is_empty(), "the default profile's global template");
+}
