@@ -128,7 +128,7 @@ impl Deploy {
         let started = SystemTime::now();
 
         // SNS mails a confirmation link when a subscription is made (a new address replaces it).
-        let subscription = stack::physical_id(aws, stack_name, "AlarmSubscription").await.ok();
+        let subscription = alarm_subscription(aws, stack_name, t).await;
 
         // None: nothing to change.
         let outcome = match self.method {
@@ -150,7 +150,7 @@ impl Deploy {
             }
         }
         self.put_back_hotswapped(aws, stack_name, &template, t).await?;
-        let subscribed = stack::physical_id(aws, stack_name, "AlarmSubscription").await.ok();
+        let subscribed = alarm_subscription(aws, stack_name, t).await;
         if let (Some(address), true) = (&t.alarm_email, subscribed.is_some() && subscribed != subscription) {
             eprintln!("Alarms mail {address} once its owner follows the confirmation link SNS has mailed it (nothing is sent before; `imgh status` shows the alarms' states).");
         }
@@ -186,6 +186,12 @@ impl Deploy {
             }
         }
     }
+}
+
+/// The stack's alarm subscription (its ARN), looked up only when the settings ask for one.
+async fn alarm_subscription(aws: &Aws, stack_name: &str, t: &TemplateSettings) -> Option<String> {
+    t.alarm_email.as_ref()?;
+    stack::physical_id(aws, stack_name, "AlarmSubscription").await.ok()
 }
 
 /// A synchronous rejection of the operation (an emulator reports resource failures this
