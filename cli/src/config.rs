@@ -86,6 +86,10 @@ pub struct TemplateArgs {
     /// repeatable): CloudFront adds the CORS headers and answers preflights.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
+    /// Turn on the processing API (POST /images) and let it write to this bucket
+    /// (repeatable): the stack creates the client secret and grants s3:PutObject there only.
+    #[arg(long = "api-target-bucket", value_name = "NAME")]
+    pub api_target_buckets: Vec<String>,
     /// Bucket holding the handler zip (Lambda). Produced by `imgh build`.
     #[arg(long)]
     pub code_bucket: Option<String>,
@@ -187,6 +191,8 @@ pub struct FileConfig {
     pub signed_urls: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_target_buckets: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code_bucket: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -273,6 +279,8 @@ pub struct TemplateSettings {
     pub max_concurrency: u32,
     pub signed_urls: bool,
     pub cors_origins: Vec<String>,
+    /// The processing API's target buckets; none: the API is off.
+    pub api_target_buckets: Vec<String>,
     pub code_bucket: Option<String>,
     pub code_key: Option<String>,
     pub kms_key: Option<String>,
@@ -361,6 +369,7 @@ impl Settings {
             max_concurrency: a.max_concurrency.or(f.max_concurrency).unwrap_or(100),
             signed_urls: a.signed_urls || f.signed_urls.unwrap_or(false),
             cors_origins: pick_list(&a.cors_origins, &f.cors_origins),
+            api_target_buckets: pick_list(&a.api_target_buckets, &f.api_target_buckets),
             code_bucket: pick(&a.code_bucket, &f.code_bucket),
             code_key: pick(&a.code_key, &f.code_key),
             kms_key: pick(&a.kms_key, &f.kms_key),
@@ -534,13 +543,13 @@ impl TemplateSettings {
     }
 
     fn validate(&self) -> Result<()> {
-        for b in &self.buckets {
-            check_bucket_name(b)?;
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for b in &self.buckets {
-            if !seen.insert(b) {
-                bail!("bucket {b:?} is listed twice");
+        for list in [&self.buckets, &self.api_target_buckets] {
+            let mut seen = std::collections::BTreeSet::new();
+            for b in list {
+                check_bucket_name(b)?;
+                if !seen.insert(b) {
+                    bail!("bucket {b:?} is listed twice");
+                }
             }
         }
         match self.variant {

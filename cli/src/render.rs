@@ -28,6 +28,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("partials/bucket_outputs.yaml.j2", include_str!("../../templates/partials/bucket_outputs.yaml.j2")),
     ("partials/router.js.j2", include_str!("../../templates/partials/router.js.j2")),
     ("partials/signing.yaml.j2", include_str!("../../templates/partials/signing.yaml.j2")),
+    ("partials/processing.yaml.j2", include_str!("../../templates/partials/processing.yaml.j2")),
     ("partials/stack_outputs.yaml.j2", include_str!("../../templates/partials/stack_outputs.yaml.j2")),
     ("partials/api.yaml.j2", include_str!("../../templates/partials/api.yaml.j2")),
     ("partials/api_parameters.yaml.j2", include_str!("../../templates/partials/api_parameters.yaml.j2")),

@@ -166,7 +166,7 @@ async fn serve(h: &Handler, doc: &serde_yaml::Value, routed: &Value) -> Reply {
     for (k, v) in &headers {
         map.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
     }
-    h.handle(&Incoming { method: "GET", path: &path, query: query.as_deref(), headers: &map }).await
+    h.handle(&Incoming { method: "GET", path: &path, query: query.as_deref(), headers: &map, body: &[] }).await
 }
 
 /// A style source in which every valid name exists: where the router must send a request

@@ -33,6 +33,10 @@ const CASES: &[(&str, &[&str])] = &[
             "--max-concurrency",
             "0",
             "--no-cdn-metrics",
+            "--api-target-bucket",
+            "results-0",
+            "--api-target-bucket",
+            "bucket-1",
         ],
     ),
     (
@@ -74,6 +78,8 @@ const CASES: &[(&str, &[&str])] = &[
             "team=media",
             "--alarm-email",
             "ops@example.com",
+            "--api-target-bucket",
+            "results-0",
         ],
     ),
     ("ecs-new-vpc-created-bucket", &["--variant", "ecs"]),
@@ -117,6 +123,8 @@ const CASES: &[(&str, &[&str])] = &[
             "--alarm-email",
             "ops@example.com",
             "--no-cdn-metrics",
+            "--api-target-bucket",
+            "results-0",
         ],
     ),
     (
@@ -190,6 +198,8 @@ const CHINA_CASES: &[(&str, &[&str])] = &[
             "handler/abc.zip",
             "--alarm-email",
             "ops@example.cn",
+            "--api-target-bucket",
+            "results-cn0",
         ],
     ),
     (
@@ -229,6 +239,8 @@ const CHINA_CASES: &[(&str, &[&str])] = &[
             CN_KMS,
             "--image-uri",
             CN_IMAGE,
+            "--api-target-bucket",
+            "photos-cn0",
         ],
     ),
 ];
@@ -240,6 +252,11 @@ fn all_cases() -> impl Iterator<Item = &'static (&'static str, &'static [&'stati
 
 /// Regions cfn-lint checks every case in (resource availability differs between them).
 const LINT_REGIONS: &[&str] = &["us-east-1", "eu-west-1", "ap-southeast-1"];
+
+/// The values of a repeatable flag.
+fn flag_values<'a>(args: &[&'a str], flag: &str) -> Vec<&'a str> {
+    args.windows(2).filter(|w| w[0] == flag).map(|w| w[1]).collect()
+}
 
 fn render(args: &[&str]) -> String {
     let dir = scratch("render");
@@ -361,14 +378,22 @@ fn iam_is_limited_to_the_listed_buckets() {
             };
             assert!(!actions.iter().any(|a| a.contains('*')), "{name}: wildcard action {actions:?}");
             if actions.iter().any(|a| a.starts_with("s3:")) {
-                assert_eq!(actions, ["s3:GetObject"], "{name}");
                 let res: Vec<String> = s["Resource"]
                     .as_sequence()
                     .expect("resource list")
                     .iter()
                     .map(|r| r["Fn::Sub"].as_str().expect("Fn::Sub").to_string())
                     .collect();
-                assert_eq!(res, expected, "{name}: S3 read limited to the listed buckets");
+                if actions == ["s3:PutObject"] {
+                    let targets = flag_values(args, "--api-target-bucket");
+                    assert!(!targets.is_empty(), "{name}: writes only with --api-target-bucket");
+                    let want: Vec<String> =
+                        targets.iter().map(|t| format!("arn:${{AWS::Partition}}:s3:::{t}/*")).collect();
+                    assert_eq!(res, want, "{name}: S3 writes limited to the API's target buckets");
+                } else {
+                    assert_eq!(actions, ["s3:GetObject"], "{name}");
+                    assert_eq!(res, expected, "{name}: S3 read limited to the listed buckets");
+                }
             }
             if actions.contains(&"kms:Decrypt") {
                 assert!(args.contains(&"--kms-key"), "{name}: kms only with --kms-key");
@@ -1306,4 +1331,71 @@ fn render_takes_the_profile_region_like_deploy() {
     cmd.env_remove("AWS_REGION").env("AWS_CONFIG_FILE", &config).args(args);
     let doc = parse(&stdout(&run_expect(&mut cmd, 0)));
     assert!(!resources_of_type(&doc, "AWS::Lambda::Url").is_empty(), "the default profile's global template");
+}
+
+/// The processing API (--api-target-bucket): POST /images reaches the handler uncached
+/// through every distribution, with the client header the handler reads; the handler gets
+/// the secret the stack generates in the seed system's JSON form and writes only to the
+/// target buckets. Without the flag none of it is there.
+#[test]
+fn processing_api_is_an_uncached_post_route_to_the_handler() {
+    let client_header = imgh_handler::serve::api::CLIENT_HEADER;
+    for (name, args) in all_cases() {
+        let doc = parse(&render(args));
+        let targets = flag_values(args, "--api-target-bucket");
+        let env = handler_env(&doc, name.contains("ecs"));
+        for (id, cfg) in distributions(&doc) {
+            let behaviours = &cfg["CacheBehaviors"];
+            if targets.is_empty() {
+                assert!(behaviours.is_null(), "{name}/{id}: no API route without the flag");
+                continue;
+            }
+            let b = &behaviours[0];
+            assert_eq!(behaviours.as_sequence().unwrap().len(), 1, "{name}/{id}");
+            assert_eq!(b["PathPattern"].as_str(), Some(imgh_handler::serve::api::PATH), "{name}/{id}");
+            assert_eq!(b["TargetOriginId"].as_str(), Some("handler"), "{name}/{id}");
+            let methods: Vec<&str> =
+                b["AllowedMethods"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+            assert!(methods.contains(&"POST"), "{name}/{id}: {methods:?}");
+            assert!(b["FunctionAssociations"].is_null(), "{name}/{id}: no router on the API route");
+            assert_eq!(b["CachePolicyId"]["Ref"].as_str(), Some("ProcessingCachePolicy"));
+            assert_eq!(b["OriginRequestPolicyId"]["Ref"].as_str(), Some("ProcessingOriginRequestPolicy"));
+        }
+        let secret = &doc["Resources"]["ProcessingSecret"];
+        if targets.is_empty() {
+            assert!(secret.is_null() && !env.contains_key("IMGH_API_SECRET_ID"), "{name}");
+            continue;
+        }
+        let cache = &doc["Resources"]["ProcessingCachePolicy"]["Properties"]["CachePolicyConfig"];
+        for ttl in ["MinTTL", "DefaultTTL", "MaxTTL"] {
+            assert_eq!(cache[ttl].as_u64(), Some(0), "{name}: nothing of an API call is cached");
+        }
+        let forwarded: Vec<String> = doc["Resources"]["ProcessingOriginRequestPolicy"]["Properties"]
+            ["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_ascii_lowercase())
+            .collect();
+        assert!(forwarded.iter().any(|h| h == client_header), "{name}: the client secret reaches the handler");
+        assert!(forwarded.iter().any(|h| h == "x-amz-content-sha256"), "{name}: the payload hash OAC signs with");
+        let generated = &secret["Properties"]["GenerateSecretString"];
+        assert_eq!(
+            generated["GenerateStringKey"].as_str().map(str::to_ascii_lowercase).as_deref(),
+            Some(client_header)
+        );
+        assert_eq!(env["IMGH_API_SECRET_ID"]["Ref"].as_str(), Some("ProcessingSecret"), "{name}");
+        assert_eq!(env["IMGH_API_TARGET_BUCKETS"].as_str(), Some(targets.join(",").as_str()), "{name}");
+        let role = if name.contains("lambda") { "HandlerRole" } else { "TaskRole" };
+        let stmts =
+            doc["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+        assert!(
+            stmts.iter().any(|s| s["Action"].as_str() == Some("secretsmanager:GetSecretValue")
+                && s["Resource"]["Ref"].as_str() == Some("ProcessingSecret")),
+            "{name}: the handler reads the client secret"
+        );
+        let kms_writes = stmts.iter().any(|s| s["Action"].as_str() == Some("kms:GenerateDataKey"));
+        assert_eq!(kms_writes, args.contains(&"--kms-key"), "{name}: SSE-KMS targets get data keys");
+        assert_eq!(doc["Outputs"]["ProcessingSecret"]["Value"]["Ref"].as_str(), Some("ProcessingSecret"));
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::guard::signature::SigningKeys;
 use crate::guard::Limits;
-use crate::serve::{Cors, Handler, Options};
+use crate::serve::{Cors, Handler, Options, ProcessingApi};
 use crate::store::{DirStore, S3Store, Store};
 use crate::style::{DynamoStyles, StyleSource, Styles};
 use std::collections::HashMap;
@@ -27,6 +27,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_ORIGIN_SECRET_PREVIOUS", "a second accepted value, while CloudFront moves to a rotated secret"),
     ("IMGH_REQUIRE_ORIGIN_SECRET", "1: refuse to start without IMGH_ORIGIN_SECRET (a public origin)"),
     ("IMGH_SECRET_HEADER", "header carrying the origin secret (default x-imgh-origin-secret)"),
+    ("IMGH_API_TARGET_BUCKETS", "comma-separated buckets the processing API (POST /images) may write to"),
+    ("IMGH_API_SECRET", "the X-Client-Authorization value POST /images requires (turns the API on)"),
+    (
+        "IMGH_API_SECRET_ID",
+        "Secrets Manager secret holding that value, plain or as {\"X-Client-Authorization\": …} (read once)",
+    ),
     ("IMGH_MAX_RESPONSE_BYTES", "largest response body the front door passes on; larger is a 413"),
     ("IMGH_METRICS_NAMESPACE", "CloudWatch namespace of the Lambda metrics (default imgh)"),
     ("IMGH_WORKERS", "concurrent image jobs (default: cores)"),
@@ -119,10 +125,7 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, ConfigError> {
         stores.insert(String::new(), Arc::new(store));
     }
     if let Some(buckets) = var("IMGH_BUCKETS") {
-        // Emulators (and some S3-compatible stores) need path-style addressing.
-        let path_style = var("AWS_ENDPOINT_URL").is_some() || var("AWS_ENDPOINT_URL_S3").is_some();
-        let s3 =
-            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(path_style).build());
+        let s3 = s3_client(&aws);
         for b in buckets.split(',').map(str::trim).filter(|b| !b.is_empty()) {
             stores.insert(b.to_string(), Arc::new(S3Store::new(s3.clone(), b)));
         }
@@ -142,13 +145,7 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, ConfigError> {
     };
     let signing = match (var("IMGH_SIGNING_KEYS"), var("IMGH_SIGNING_SECRET_ID")) {
         (Some(keys), _) => Some(SigningKeys::parse(&keys)),
-        (None, Some(id)) => {
-            let secret =
-                aws_sdk_secretsmanager::Client::new(&aws).get_secret_value().secret_id(&id).send().await.map_err(
-                    |e| format!("cannot read secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
-                )?;
-            Some(SigningKeys::parse(secret.secret_string().unwrap_or_default()))
-        }
+        (None, Some(id)) => Some(SigningKeys::parse(&read_secret(&aws, &id).await?)),
         (None, None) => None,
     };
     if signing.as_ref().is_some_and(SigningKeys::is_empty) {
@@ -193,5 +190,54 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, ConfigError> {
         max_image_bytes,
         ..d
     };
-    Ok(Handler::new(stores, styles, limits, options))
+    let handler = Handler::new(stores, styles, limits, options);
+    Ok(match processing_api(&aws).await? {
+        Some(api) => handler.with_api(api),
+        None => handler,
+    })
+}
+
+/// The processing API, on when its client secret is set: `IMGH_API_SECRET`, or the secret
+/// `IMGH_API_SECRET_ID` names, plain or as the seed system's `{"X-Client-Authorization": …}`.
+async fn processing_api(aws: &aws_config::SdkConfig) -> Result<Option<ProcessingApi>, ConfigError> {
+    let secret = match (var("IMGH_API_SECRET"), var("IMGH_API_SECRET_ID")) {
+        (Some(value), _) => value,
+        (None, Some(id)) => {
+            let text = read_secret(aws, &id).await?;
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(doc) if doc.is_object() => doc["X-Client-Authorization"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("secret {id} is JSON without an \"X-Client-Authorization\" string"))?,
+                _ => text,
+            }
+        }
+        (None, None) => return Ok(None),
+    };
+    if secret.trim().is_empty() {
+        return Err("the processing API's client secret is empty".into());
+    }
+    let s3 = s3_client(aws);
+    let targets = var("IMGH_API_TARGET_BUCKETS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(|b| (b.to_string(), Arc::new(S3Store::new(s3.clone(), b)) as Arc<dyn Store>))
+        .collect();
+    Ok(Some(ProcessingApi { client_secrets: vec![secret], targets }))
+}
+
+async fn read_secret(aws: &aws_config::SdkConfig, id: &str) -> Result<String, ConfigError> {
+    let secret =
+        aws_sdk_secretsmanager::Client::new(aws).get_secret_value().secret_id(id).send().await.map_err(|e| {
+            format!("cannot read secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+        })?;
+    Ok(secret.secret_string().unwrap_or_default().to_string())
+}
+
+/// S3 as configured, path-style against an emulator (and some S3-compatible stores).
+fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = var("AWS_ENDPOINT_URL").is_some() || var("AWS_ENDPOINT_URL_S3").is_some();
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(path_style).build())
 }

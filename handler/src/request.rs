@@ -25,12 +25,7 @@ pub async fn resolve(path: &str, query: Option<&str>, styles: &dyn StyleSource) 
         .map_err(|_| ProcessError::invalid("the object key is not valid UTF-8"))?
         .into_owned();
     if let Some(value) = process_param(query) {
-        // Empty segments are ignored, as in the process itself: `//style/thumb/` names `thumb`.
-        let process = match value.trim_matches('/').strip_prefix("style/") {
-            Some(name) => lookup(name.trim_start_matches('/'), styles).await?,
-            None => value,
-        };
-        return Ok(Resolved { key, process: Some(process) });
+        return Ok(Resolved { key, process: Some(resolve_process(value, styles).await?) });
     }
     if let Some((base, name)) = key.rsplit_once("@!") {
         let process = lookup(name, styles).await?;
@@ -45,6 +40,16 @@ pub async fn resolve(path: &str, query: Option<&str>, styles: &dyn StyleSource) 
         }
     }
     Ok(Resolved { key, process: None })
+}
+
+/// A process text with its style resolved: `style/<name>` → the style's process; anything
+/// else as it is.
+pub async fn resolve_process(value: String, styles: &dyn StyleSource) -> Result<String> {
+    // Empty segments are ignored, as in the process itself: `//style/thumb/` names `thumb`.
+    match value.trim_matches('/').strip_prefix("style/") {
+        Some(name) => lookup(name.trim_start_matches('/'), styles).await,
+        None => Ok(value),
+    }
 }
 
 /// The process named by the query's parameters, if any (styles not resolved).

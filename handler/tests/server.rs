@@ -1,7 +1,7 @@
 //! The HTTP server mode (ECS) of the `imgh-handler` binary, run as a process: S3 and
 //! DynamoDB through moto, originals for unprocessed requests, bucket allow-list, key encodings, styles,
-//! signed URLs, auto-format, CORS, the origin secret, the result cache, the busy queue
-//! and shutdown.
+//! signed URLs, auto-format, CORS, the origin secret, the result cache, the busy queue,
+//! shutdown, and the processing API (`POST /images`, its secret in moto's Secrets Manager).
 
 mod support;
 
@@ -142,6 +142,93 @@ fn styles_from_dynamodb() {
     let got = get(&format!("{}/p.jpg?x-oss-process=style/missing", server.base));
     assert_eq!(got.status, 400);
     assert!(got.text().contains("NoSuchStyle"));
+}
+
+#[test]
+fn the_processing_api_writes_results_to_allowed_buckets() {
+    let Some(moto) = moto_url() else { return };
+    let jpg = sample("mountain.jpg");
+    let src = bucket(&moto, "imgh-api-src", &[("in/p.jpg", jpg.clone())]);
+    let dst = bucket(&moto, "imgh-api-dst", &[]);
+    let other = bucket(&moto, "imgh-api-other", &[]);
+    let conf = rt().block_on(aws(&moto));
+    let secret_id = format!("imgh-api-{}", std::process::id());
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&conf);
+        // The seed system's secret format.
+        let value = r#"{"X-Client-Authorization": "s3cret"}"#;
+        sm.create_secret().name(&secret_id).secret_string(value).send().await.unwrap();
+    });
+    let targets = format!("{dst},{src}");
+    let server = s3_server(&moto, &src, &[("IMGH_API_SECRET_ID", &secret_id), ("IMGH_API_TARGET_BUCKETS", &targets)]);
+    let url = format!("{}/images", server.base);
+    let job = |params: &str, source: &str, target_bucket: &str, target: &str, extra: &str| {
+        format!(
+            r#"{{"params":"{params}","sourceBucket":"{src}","sourceObject":"{source}","targetBucket":"{target_bucket}","targetObject":"{target}"{extra}}}"#
+        )
+    };
+    let post = |auth: Option<&str>, body: &str| {
+        let mut h = vec![("content-type", "application/json")];
+        if let Some(a) = auth {
+            h.push(("x-client-authorization", a));
+        }
+        send("POST", &url, &h, Some(body.as_bytes()))
+    };
+    let code = |got: &Got| serde_json::from_slice::<serde_json::Value>(&got.body).unwrap()["code"].clone();
+    let read = |b: &str, k: &str| {
+        rt().block_on(async {
+            let s3 =
+                aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+            let out = s3.get_object().bucket(b).key(k).send().await.ok()?;
+            let ct = out.content_type().unwrap_or_default().to_string();
+            Some((ct, out.body.collect().await.unwrap().into_bytes().to_vec()))
+        })
+    };
+
+    let ok = job("image/resize,w_100/format,webp", "in/p.jpg", &dst, "out/p.webp", "");
+    for auth in [None, Some("wrong"), Some("s3cre"), Some("S3CRET"), Some("s3cret2")] {
+        let got = post(auth, &ok);
+        assert_eq!((got.status, code(&got)), (403, "AccessDenied".into()), "{auth:?}: {}", got.text());
+        assert_eq!(got.header("content-type"), Some("application/json"));
+    }
+    assert!(read(&dst, "out/p.webp").is_none(), "nothing is written without the secret");
+
+    let got = post(Some("s3cret"), &ok);
+    assert_eq!(got.status, 200, "{}", got.text());
+    let answer: serde_json::Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(answer["message"], format!("saved result to s3://{dst}/out/p.webp"));
+    let (content_type, body) = read(&dst, "out/p.webp").expect("the result is in the target bucket");
+    assert_eq!(content_type, "image/webp");
+    assert_eq!(answer["size"], body.len());
+    let img = image::load_from_memory(&body).unwrap();
+    assert_eq!((img.width(), img.height()), (100, 67));
+
+    // Only allow-listed targets; only served sources; the source itself only when asked.
+    let got = post(Some("s3cret"), &job("image/resize,w_10", "in/p.jpg", &other, "x.jpg", ""));
+    assert_eq!((got.status, code(&got)), (403, "AccessDenied".into()));
+    let got = post(Some("s3cret"), &job("image/resize,w_10", "in/p.jpg", &src, "in/p.jpg", ""));
+    assert_eq!((got.status, code(&got)), (409, "SourceOverwrite".into()));
+    assert_eq!(read(&src, "in/p.jpg").unwrap().1, jpg, "the source is untouched");
+    let got =
+        post(Some("s3cret"), &job("image/resize,w_10", "in/p.jpg", &src, "in/p.jpg", r#","overwriteSource":true"#));
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(image::load_from_memory(&read(&src, "in/p.jpg").unwrap().1).unwrap().width(), 10);
+
+    // Errors carry the OSS code, as JSON.
+    let got = post(Some("s3cret"), &job("image/resize,w_abc", "in/p.jpg", &dst, "bad.jpg", ""));
+    assert_eq!((got.status, code(&got)), (400, "InvalidArgument".into()));
+    let got = post(Some("s3cret"), &job("image/resize,w_10", "in/missing.jpg", &dst, "m.jpg", ""));
+    assert_eq!((got.status, code(&got)), (404, "NoSuchKey".into()));
+    let got = post(Some("s3cret"), "not json");
+    assert_eq!((got.status, code(&got)), (400, "InvalidArgument".into()));
+    let got = post(Some("s3cret"), &"x".repeat(70_000));
+    assert_eq!((got.status, code(&got)), (413, "EntityTooLarge".into()));
+    assert!(read(&dst, "bad.jpg").is_none() && read(&dst, "m.jpg").is_none(), "a failed job writes nothing");
+
+    // The image path is unchanged; POST elsewhere is not served.
+    let got = get(&format!("{}/in/p.jpg?x-oss-process=image/resize,w_20", server.base));
+    assert_eq!(got.status, 200);
+    assert_eq!(send("POST", &format!("{}/in/p.jpg", server.base), &[], Some(b"{}")).status, 405);
 }
 
 #[test]

@@ -172,3 +172,40 @@ mod tests {
         assert_eq!(Limits::image_bytes_for_memory(64 * MB, 128 * MB, 4), 0);
     }
 }
+
+/// Whether `headers` carry `name` exactly once, with one of the `accepted` values. Every
+/// value is compared in constant time (equal-length SHA-256 digests, no early exit), all of
+/// them every time. With two copies, which one a check read would decide the answer: refused.
+pub fn secret_header_ok(
+    headers: &http::HeaderMap,
+    name: &str,
+    accepted: &[String],
+) -> std::result::Result<(), Refused> {
+    let mut copies = headers.get_all(name).iter();
+    let got = sha256(copies.next().map(|v| v.as_bytes()).unwrap_or_default());
+    if copies.next().is_some() {
+        return Err(Refused::Repeated);
+    }
+    let matched = accepted.iter().fold(false, |any, secret| {
+        let diff = sha256(secret.as_bytes()).iter().zip(got.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+        any | (diff == 0)
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(Refused::Wrong)
+    }
+}
+
+/// Why [`secret_header_ok`] refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Missing, or no accepted value.
+    Wrong,
+    /// More than one copy of the header.
+    Repeated,
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    <sha2::Sha256 as sha2::Digest>::digest(bytes).into()
+}

@@ -1,10 +1,11 @@
 //! The HTTP server adapter (axum): `imgh serve` and the ECS task.
 
-use super::{Handler, Incoming};
+use super::{api, Handler, Incoming, Reply};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, Response};
+use axum::http::{header, Method, Response};
 use axum::Router;
+use bytes::Bytes;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -13,13 +14,27 @@ pub fn router(handler: Arc<Handler>) -> Router {
 }
 
 async fn serve_one(State(handler): State<Arc<Handler>>, req: Request) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    // Only the processing API reads a body, and a small one.
+    let body = match parts.method {
+        Method::POST => match axum::body::to_bytes(body, api::MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(_) => return respond(&parts.method, api::error_reply(&api::body_too_large())),
+        },
+        _ => Bytes::new(),
+    };
     let incoming = Incoming {
-        method: req.method().as_str(),
-        path: req.uri().path(),
-        query: req.uri().query(),
-        headers: req.headers(),
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
     };
     let reply = handler.handle(&incoming).await;
+    respond(&parts.method, reply)
+}
+
+fn respond(method: &Method, reply: Reply) -> Response<Body> {
     let mut res = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
         res = res.header(*k, v.as_str());
@@ -27,7 +42,7 @@ async fn serve_one(State(handler): State<Arc<Handler>>, req: Request) -> Respons
     if reply.status != 304 && reply.status != 204 {
         res = res.header(header::CONTENT_LENGTH, reply.body.len());
     }
-    let body = if req.method() == axum::http::Method::HEAD { Body::empty() } else { Body::from(reply.body) };
+    let body = if method == Method::HEAD { Body::empty() } else { Body::from(reply.body) };
     res.body(body).unwrap_or_default()
 }
 

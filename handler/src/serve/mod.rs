@@ -2,16 +2,18 @@
 //! and ECS, [`lambda`] runtime): check → resolve → fetch → cache → process on the
 //! bounded pool → a [`Reply`].
 
+pub mod api;
 pub mod http;
 pub mod lambda;
 mod options;
 
+pub use api::ProcessingApi;
 pub use options::{Cors, Options, BUCKET_HEADER, SECRET_HEADER};
 
 use crate::codec::Format;
 use crate::engine::{self, Processed, Timings};
 use crate::error::{ProcessError, Result};
-use crate::guard::Limits;
+use crate::guard::{self, Limits};
 use crate::process::{self, Answer, Plan};
 use crate::request::{self, Resolved};
 use crate::store::{Object, Store};
@@ -39,6 +41,8 @@ pub struct Incoming<'a> {
     pub path: &'a str,
     pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
+    /// The request body: read only for the processing API, empty otherwise.
+    pub body: &'a [u8],
 }
 
 /// An adapter-neutral response.
@@ -80,6 +84,16 @@ pub struct Handler {
     /// Requests holding or waiting for a fetch slot; past fetch slots + queue depth → 503.
     admitted: AtomicUsize,
     cache: Option<moka::future::Cache<String, Arc<Cached>>>,
+    /// `POST /images`, when configured.
+    api: Option<ProcessingApi>,
+}
+
+/// A request's turn at processing: its place among the admitted, its fetch slot, and the
+/// time by which it must be done.
+struct Turn<'a> {
+    _admitted: Admission<'a>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+    deadline: tokio::time::Instant,
 }
 
 impl Handler {
@@ -108,7 +122,14 @@ impl Handler {
             admitted: AtomicUsize::new(0),
             cache,
             options,
+            api: None,
         }
+    }
+
+    /// Turns on the processing API (`POST /images`).
+    pub fn with_api(mut self, api: ProcessingApi) -> Self {
+        self.api = Some(api);
+        self
     }
 
     /// A handler over one store (a folder, the embedded samples).
@@ -162,8 +183,15 @@ impl Handler {
         if req.method == "OPTIONS" {
             return Ok(self.options.cors.preflight(req.headers));
         }
+        if req.method == "POST" && req.path == api::PATH {
+            return Ok(self.process_api(req).await);
+        }
         if req.method != "GET" && req.method != "HEAD" {
-            return Err(ProcessError::new(405, "MethodNotAllowed", "only GET, HEAD and OPTIONS are served"));
+            return Err(ProcessError::new(
+                405,
+                "MethodNotAllowed",
+                "only GET, HEAD and OPTIONS are served (and POST /images, the processing API)",
+            ));
         }
         // Signatures guard processing: a request naming a process in its query is checked
         // before anything else, the bucket included.
@@ -185,10 +213,7 @@ impl Handler {
         if let Some(f) = negotiated {
             plan.output.format = Some(f);
         }
-        let _admitted = self.admit()?;
-        let deadline = tokio::time::Instant::now() + self.options.deadline;
-        // Only requests holding a slot have their source in memory; the queue waits without.
-        let _slot = within(deadline, self.fetching.acquire()).await?.map_err(|_| shutting_down())?;
+        let turn = self.take_turn().await?;
         let cache_key =
             format!("{}\n{key}\n{process}\n{negotiated:?}", self.bucket_name(req.headers).unwrap_or_default());
         let source = match self.fetch(store.as_ref(), &key, &cache_key, req.headers, log).await? {
@@ -200,9 +225,8 @@ impl Handler {
         if let Some(reply) = self.not_modified(req.headers, &etag) {
             return Ok(reply);
         }
-        let assets = self.fetch_watermarks(store.as_ref(), &plan).await?;
         let Processed { body, content_type, timings } =
-            self.run_engine(source.bytes.clone(), plan, assets, deadline).await?;
+            self.render(store.as_ref(), source.bytes.clone(), plan, turn.deadline).await?;
         log.timings = timings;
         let body = Bytes::from(body);
         if let (Some(c), Some(source_etag)) = (&self.cache, source.etag) {
@@ -237,12 +261,29 @@ impl Handler {
         Ok(self.ok(obj.bytes, mime, etag, obj.last_modified))
     }
 
-    /// A place among the requests admitted to processing; past fetch slots + queue depth
-    /// the request is refused at once with 503.
-    fn admit(&self) -> Result<Admission<'_>> {
+    /// A turn at processing: a place among the admitted requests (past fetch slots + queue
+    /// depth the request is refused at once with 503), then a fetch slot, waited for until
+    /// the deadline. Only requests holding a slot have their source in memory; the queue
+    /// waits without.
+    async fn take_turn(&self) -> Result<Turn<'_>> {
         let capacity = FETCH_SLOTS_PER_WORKER * self.options.workers + self.options.queue_depth;
-        Admission::enter(&self.admitted, capacity)
-            .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))
+        let admitted = Admission::enter(&self.admitted, capacity)
+            .ok_or_else(|| ProcessError::new(503, "SlowDown", "the image handler is busy; retry shortly"))?;
+        let deadline = tokio::time::Instant::now() + self.options.deadline;
+        let slot = within(deadline, self.fetching.acquire()).await?.map_err(|_| shutting_down())?;
+        Ok(Turn { _admitted: admitted, _slot: slot, deadline })
+    }
+
+    /// `plan` run over `source`: its watermark images fetched from `store`, then the engine.
+    async fn render(
+        &self,
+        store: &dyn Store,
+        source: Bytes,
+        plan: Plan,
+        deadline: tokio::time::Instant,
+    ) -> Result<Processed> {
+        let assets = self.fetch_watermarks(store, &plan).await?;
+        self.run_engine(source, plan, assets, deadline).await
     }
 
     /// The source, or the cached result when the source has not changed since it was
@@ -355,26 +396,20 @@ impl Handler {
     }
 
     /// Behind a public origin (API Gateway in China), only CloudFront knows the secret header
-    /// value. Each accepted value is compared in constant time, all of them every time.
+    /// value.
     fn check_origin_secret(&self, headers: &HeaderMap) -> Result<()> {
         if self.options.origin_secrets.is_empty() {
             return Ok(());
         }
-        let mut copies = headers.get_all(self.options.secret_header.as_str()).iter();
-        let got = Sha256::digest(copies.next().map(|v| v.as_bytes()).unwrap_or_default());
-        // One copy only: with two, which one a check reads would decide the answer.
-        if copies.next().is_some() {
-            return Err(ProcessError::new(403, "AccessDenied", "the origin secret header is repeated"));
+        match guard::secret_header_ok(headers, &self.options.secret_header, &self.options.origin_secrets) {
+            Ok(()) => Ok(()),
+            Err(guard::Refused::Repeated) => {
+                Err(ProcessError::new(403, "AccessDenied", "the origin secret header is repeated"))
+            }
+            Err(guard::Refused::Wrong) => {
+                Err(ProcessError::new(403, "AccessDenied", "requests must come through the distribution"))
+            }
         }
-        // Equal-length digests compared without an early exit, against every value.
-        let matched = self.options.origin_secrets.iter().fold(false, |any, secret| {
-            let diff = Sha256::digest(secret.as_bytes()).iter().zip(got.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-            any | (diff == 0)
-        });
-        if !matched {
-            return Err(ProcessError::new(403, "AccessDenied", "requests must come through the distribution"));
-        }
-        Ok(())
     }
 
     /// Watermark images named by the plan, fetched before the CPU work starts.

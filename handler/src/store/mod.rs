@@ -24,6 +24,7 @@ pub struct Object {
 
 pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<Object>> + Send + 'a>>;
 pub type ChangedFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Object>>> + Send + 'a>>;
+pub type PutFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 pub trait Store: Send + Sync {
     /// Fetches `key`; objects over `max_bytes` are refused without reading them whole.
@@ -36,6 +37,19 @@ pub trait Store: Send + Sync {
         Box::pin(async move {
             let obj = self.get(key, max_bytes).await?;
             Ok((obj.etag.as_deref() != Some(etag)).then_some(obj))
+        })
+    }
+
+    /// Writes `bytes` as `key` with `content_type`, replacing what is there: the processing
+    /// API's results. A store that is only read refuses.
+    fn put<'a>(&'a self, key: &'a str, bytes: Bytes, content_type: &'a str) -> PutFuture<'a> {
+        let _ = (bytes, content_type);
+        Box::pin(async move {
+            Err(crate::error::ProcessError::new(
+                403,
+                "AccessDenied",
+                format!("\"{key}\" cannot be written: this store is read-only"),
+            ))
         })
     }
 }

@@ -2,7 +2,7 @@
 //! is read, and the object's ETag / Last-Modified passed through. A cached result is
 //! revalidated with If-None-Match, so S3 sends the body only when the object changed.
 
-use super::{ChangedFuture, Object, Store, StoreFuture};
+use super::{ChangedFuture, Object, PutFuture, Store, StoreFuture};
 use crate::error::{ProcessError, Result};
 use crate::guard::check_source_len;
 use aws_sdk_s3::operation::get_object::GetObjectError;
@@ -61,5 +61,20 @@ impl Store for S3Store {
 
     fn get_if_changed<'a>(&'a self, key: &'a str, etag: &'a str, max_bytes: u64) -> ChangedFuture<'a> {
         Box::pin(self.fetch(key, Some(etag), max_bytes))
+    }
+
+    fn put<'a>(&'a self, key: &'a str, bytes: bytes::Bytes, content_type: &'a str) -> PutFuture<'a> {
+        Box::pin(async move {
+            let request = self.client.put_object().bucket(&self.bucket).key(key).content_type(content_type);
+            request.body(bytes.into()).send().await.map_err(|e| {
+                tracing::error!(bucket = %self.bucket, key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "PutObject failed");
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) {
+                    ProcessError::new(403, "AccessDenied", format!("the handler may not write to bucket \"{}\"", self.bucket))
+                } else {
+                    ProcessError::new(502, "TargetUnavailable", "the result could not be written to the target bucket")
+                }
+            })?;
+            Ok(())
+        })
     }
 }

@@ -22,11 +22,20 @@ impl Got {
 }
 
 pub fn http(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
+    send(method, url, headers, None)
+}
+
+/// A request with `body`, when there is one.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Got {
     let mut req = ureq::request(method, url);
     for (k, v) in headers {
         req = req.set(k, v);
     }
-    let res = match req.call() {
+    let sent = match body {
+        Some(body) => req.send_bytes(body),
+        None => req.call(),
+    };
+    let res = match sent {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("{url}: {e}"),

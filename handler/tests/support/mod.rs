@@ -10,7 +10,7 @@ mod child;
 mod http;
 pub use child::KillOnDrop;
 #[allow(unused_imports)]
-pub use http::{get, http, Got};
+pub use http::{get, http, send, Got};
 
 /// The moto server's URL from `tests/run.sh`, or `None` (the test then skips) — unless
 /// `IMGH_TEST_REQUIRE_ALL` is set, where a missing emulator fails the test.
