@@ -258,3 +258,65 @@ async fn china_api_gateway_events_need_the_origin_secret() {
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("a b/照片%41?#.jpg"), "{}", String::from_utf8_lossy(&body));
 }
+
+/// The processing API through both events: a function URL's body arrives base64-encoded, an
+/// API Gateway one as text; each job's result lands in the target bucket (moto S3).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_processing_api_reads_the_event_body() {
+    let Some(moto) = moto_url() else { return };
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let (src, dst) =
+        (format!("lambda-api-src-{}", std::process::id()), format!("lambda-api-dst-{}", std::process::id()));
+    for b in [&src, &dst] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let jpg = include_bytes!("../../samples/mountain.jpg").to_vec();
+    s3.put_object().bucket(&src).key("p.jpg").body(jpg.into()).send().await.unwrap();
+    let mut h = Harness::start(&[
+        ("AWS_ENDPOINT_URL", &moto),
+        ("IMGH_BUCKETS", &src),
+        ("IMGH_API_SECRET", "k"),
+        ("IMGH_API_TARGET_BUCKETS", &dst),
+    ])
+    .await;
+    let job = |target: &str| {
+        json!({"params": "image/resize,w_50", "sourceBucket": src, "sourceObject": "p.jpg",
+               "targetBucket": dst, "targetObject": target})
+        .to_string()
+    };
+
+    let mut e = event(URL_DOMAIN, "POST", "/images", "");
+    e["headers"]["x-client-authorization"] = json!("k");
+    e["isBase64Encoded"] = json!(true);
+    e["body"] = json!(base64::engine::general_purpose::STANDARD.encode(job("url.jpg")));
+    let p = h.invoke(e.clone()).await;
+    let (prelude, body) = split_stream(&p);
+    assert_eq!(prelude["statusCode"], 200, "{}", String::from_utf8_lossy(body));
+
+    let mut e = event(APIGW_DOMAIN, "POST", "/images", "");
+    e["headers"]["x-client-authorization"] = json!("k");
+    e["body"] = json!(job("apigw.jpg"));
+    let p = h.invoke(e.clone()).await;
+    let doc: Value = serde_json::from_slice(&p.body).unwrap();
+    assert_eq!(doc["statusCode"], 200, "{doc}");
+
+    for key in ["url.jpg", "apigw.jpg"] {
+        let out = s3.get_object().bucket(&dst).key(key).send().await.expect("the result is written");
+        assert_eq!(out.content_type(), Some("image/jpeg"));
+        let bytes = out.body.collect().await.unwrap().into_bytes();
+        assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 50, "{key}");
+    }
+
+    // Without the secret: refused, as JSON, nothing written.
+    e["headers"]["x-client-authorization"] = json!("nope");
+    e["body"] = json!(job("refused.jpg"));
+    let doc: Value = serde_json::from_slice(&h.invoke(e).await.body).unwrap();
+    assert_eq!(doc["statusCode"], 403);
+    assert!(s3.get_object().bucket(&dst).key("refused.jpg").send().await.is_err());
+}
