@@ -62,7 +62,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
             (Arc::new(store), Vec::new())
         }
         None => {
-            let mut mem = MemStore::default();
+            let mem = MemStore::default();
             for (key, bytes) in SAMPLES {
                 mem.insert(*key, *bytes);
             }

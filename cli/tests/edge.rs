@@ -153,7 +153,7 @@ fn origin_request(doc: &serde_yaml::Value, routed: &Value) -> (String, Option<St
 
 /// The handler serving bucket `photos-0` (the renders' bucket) from memory.
 fn handler(options: Options) -> Handler {
-    let mut store = MemStore::default();
+    let store = MemStore::default();
     store.insert("a.jpg", include_bytes!("../../samples/mountain.jpg").as_slice());
     store.insert("wow!.jpg", include_bytes!("../../samples/sunset.jpg").as_slice());
     let stores = HashMap::from([("photos-0".to_string(), Arc::new(store) as Arc<dyn imgh_handler::store::Store>)]);

@@ -214,8 +214,13 @@ async fn processing_api(aws: &aws_config::SdkConfig) -> Result<Option<Processing
         }
         (None, None) => return Ok(None),
     };
-    if secret.trim().is_empty() {
+    // HTTP drops the spaces around a header value: a secret that kept them could never match.
+    let secret = secret.trim().to_string();
+    if secret.is_empty() {
         return Err("the processing API's client secret is empty".into());
+    }
+    if var("IMGH_BUCKETS").is_none() {
+        return Err("the processing API reads its sources from S3: set IMGH_BUCKETS".into());
     }
     let s3 = s3_client(aws);
     let targets = var("IMGH_API_TARGET_BUCKETS")

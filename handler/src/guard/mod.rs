@@ -161,18 +161,6 @@ impl Deadline {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn image_budget_is_the_memory_left_shared_by_the_jobs() {
-        assert_eq!(Limits::image_bytes_for_memory(1024 * MB, 128 * MB, 1), 896 * MB);
-        assert_eq!(Limits::image_bytes_for_memory(2048 * MB, 384 * MB, 2), 832 * MB);
-        assert_eq!(Limits::image_bytes_for_memory(64 * MB, 128 * MB, 4), 0);
-    }
-}
-
 /// Whether `headers` carry `name` exactly once, with one of the `accepted` values. Every
 /// value is compared in constant time (equal-length SHA-256 digests, no early exit), all of
 /// them every time. With two copies, which one a check read would decide the answer: refused.
@@ -208,4 +196,16 @@ pub enum Refused {
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     <sha2::Sha256 as sha2::Digest>::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_budget_is_the_memory_left_shared_by_the_jobs() {
+        assert_eq!(Limits::image_bytes_for_memory(1024 * MB, 128 * MB, 1), 896 * MB);
+        assert_eq!(Limits::image_bytes_for_memory(2048 * MB, 384 * MB, 2), 832 * MB);
+        assert_eq!(Limits::image_bytes_for_memory(64 * MB, 128 * MB, 4), 0);
+    }
 }

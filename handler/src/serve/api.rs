@@ -3,7 +3,8 @@
 //!
 //! Allowed only with the client secret header (`X-Client-Authorization`, compared in
 //! constant time); results go only to allow-listed target buckets, and never over their own
-//! source unless the request says so. Answers and errors are JSON, errors with the OSS code.
+//! source unless the request says so. Answers and errors are JSON, errors with the OSS code
+//! (the handler answers every `POST /images` error this way, the origin secret's too).
 
 use super::{Handler, Incoming, Reply};
 use crate::error::{ProcessError, Result};
@@ -104,6 +105,10 @@ impl Handler {
                 return Err(ProcessError::invalid(format!("{name} must not be empty")));
             }
         }
+        let store = self
+            .stores
+            .get(&job.source_bucket)
+            .ok_or_else(|| denied(format!("source bucket \"{}\" is not served by this handler", job.source_bucket)))?;
         let target = api
             .targets
             .get(&job.target_bucket)
@@ -115,10 +120,6 @@ impl Handler {
                 "the target is the source object: set \"overwriteSource\": true to replace it",
             ));
         }
-        let store = self
-            .stores
-            .get(&job.source_bucket)
-            .ok_or_else(|| denied(format!("source bucket \"{}\" is not served by this handler", job.source_bucket)))?;
         let process = request::resolve_process(job.params, self.styles.as_ref()).await?;
         let plan = process::parse(&process)?;
         let turn = self.take_turn().await?;
@@ -132,6 +133,11 @@ impl Handler {
 
 fn denied(message: impl Into<String>) -> ProcessError {
     ProcessError::new(403, "AccessDenied", message)
+}
+
+/// Whether `req` is a call of the API: `POST /images`.
+pub fn is_api(req: &Incoming<'_>) -> bool {
+    req.method == "POST" && req.path == PATH
 }
 
 /// The error of a body over [`MAX_BODY_BYTES`].
@@ -170,7 +176,7 @@ mod tests {
     }
 
     fn handler(api: bool) -> (Handler, MemStore) {
-        let mut src = MemStore::default();
+        let src = MemStore::default();
         src.insert("a.png", png());
         let out = MemStore::default();
         let styles = Styles::from_toml("thumb = \"image/resize,w_4\"").unwrap();
@@ -234,6 +240,11 @@ mod tests {
         let (status, doc) = post(&h, &["k"], &ok.replace(r#""sourceBucket":"src""#, r#""sourceBucket":"elsewhere""#));
         assert_eq!((status, doc["code"].as_str()), (403, Some("AccessDenied")));
         assert!(out.read("r.png").is_none());
+        // Every refusal of a call is JSON, the origin secret's (China) too.
+        let options = Options { origin_secrets: vec!["o".into()], ..Options::default() };
+        let guarded = Handler::new(HashMap::new(), Arc::new(Styles::default()), Limits::default(), options);
+        let (status, doc) = post(&guarded, &["k"], &ok);
+        assert_eq!((status, doc["code"].as_str()), (403, Some("AccessDenied")));
         // Without the API configured, the route does not exist.
         let (off, _) = handler(false);
         let (status, doc) = post(&off, &["k"], &ok);

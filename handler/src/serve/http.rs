@@ -16,12 +16,16 @@ pub fn router(handler: Arc<Handler>) -> Router {
 async fn serve_one(State(handler): State<Arc<Handler>>, req: Request) -> Response<Body> {
     let (parts, body) = req.into_parts();
     // Only the processing API reads a body, and a small one.
-    let body = match parts.method {
-        Method::POST => match axum::body::to_bytes(body, api::MAX_BODY_BYTES).await {
+    let body = if parts.method == Method::POST && parts.uri.path() == api::PATH {
+        match axum::body::to_bytes(body, api::MAX_BODY_BYTES).await {
             Ok(bytes) => bytes,
-            Err(_) => return respond(&parts.method, api::error_reply(&api::body_too_large())),
-        },
-        _ => Bytes::new(),
+            Err(e) => {
+                tracing::info!(error = %e, "processing API: the request body was not read");
+                return respond(&parts.method, api::error_reply(&api::body_too_large()));
+            }
+        }
+    } else {
+        Bytes::new()
     };
     let incoming = Incoming {
         method: parts.method.as_str(),

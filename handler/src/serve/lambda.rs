@@ -34,7 +34,8 @@ pub async fn invoke(handler: &Handler, event: Value) -> FunctionResponse<Value, 
     let streamed = is_function_url(&event);
     let (reply, head) = match parse_event(&event) {
         Ok((method, path, query, headers)) => {
-            let body = event_body(&event);
+            // Only the processing API reads a body.
+            let body = if method == "POST" && path == super::api::PATH { event_body(&event) } else { Vec::new() };
             let incoming =
                 Incoming { method: &method, path: &path, query: query.as_deref(), headers: &headers, body: &body };
             (handler.handle(&incoming).await, method == "HEAD")

@@ -142,6 +142,7 @@ impl Handler {
         let mut log = RequestLog::default();
         let mut reply = match self.try_handle(req, &mut log).await {
             Ok(reply) => reply,
+            Err(e) if api::is_api(req) => api::error_reply(&e),
             Err(e) => self.error_reply(&e),
         };
         if let Some(limit) = self.options.max_response_bytes.filter(|&l| reply.body.len() > l) {
@@ -174,6 +175,9 @@ impl Handler {
             return Ok(Reply { status: 200, headers: vec![("content-type", "text/plain".into())], body: "ok".into() });
         }
         if let Err(e) = self.check_origin_secret(req.headers) {
+            if api::is_api(req) {
+                return Ok(api::error_reply(&e));
+            }
             // Never cached: a distribution that sends a stale secret must not keep the refusal.
             let mut reply = self.error_reply(&e);
             reply.headers.retain(|(k, _)| *k != "cache-control");
@@ -183,7 +187,7 @@ impl Handler {
         if req.method == "OPTIONS" {
             return Ok(self.options.cors.preflight(req.headers));
         }
-        if req.method == "POST" && req.path == api::PATH {
+        if api::is_api(req) {
             return Ok(self.process_api(req).await);
         }
         if req.method != "GET" && req.method != "HEAD" {

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 pub struct MemStore(Arc<RwLock<HashMap<String, (Bytes, String)>>>);
 
 impl MemStore {
-    pub fn insert(&mut self, key: impl Into<String>, bytes: impl Into<Bytes>) {
+    pub fn insert(&self, key: impl Into<String>, bytes: impl Into<Bytes>) {
         self.0.write().unwrap_or_else(|e| e.into_inner()).insert(key.into(), (bytes.into(), String::new()));
     }
 
@@ -33,7 +33,10 @@ impl Store for MemStore {
     }
 
     fn put<'a>(&'a self, key: &'a str, bytes: Bytes, content_type: &'a str) -> PutFuture<'a> {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), (bytes, content_type.to_string()));
-        Box::pin(async { Ok(()) })
+        Box::pin(async move {
+            let entry = (bytes, content_type.to_string());
+            self.0.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), entry);
+            Ok(())
+        })
     }
 }
