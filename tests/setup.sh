@@ -12,8 +12,9 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_pkgs=(nasm curl)
 # The build tests: a local OCI registry, skopeo to inspect what was pushed, htpasswd for its
 # Basic auth, file(1) to check the handler binary is static, qemu to run the arm64 one;
-# node runs the CloudFront router function the templates carry.
-[ "${1:-}" = "--build-only" ] || apt_pkgs+=(docker-registry skopeo apache2-utils file qemu-user-static nodejs)
+# node runs the CloudFront router function the templates carry; ffmpeg makes the video
+# snapshot tests' clips and decodes the frames they are checked against.
+[ "${1:-}" = "--build-only" ] || apt_pkgs+=(docker-registry skopeo apache2-utils file qemu-user-static nodejs ffmpeg)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

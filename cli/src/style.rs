@@ -60,7 +60,7 @@ fn check(name: &str, process: &str) -> Result<()> {
     if !is_valid_name(name) {
         bail!("style name {name:?}: use 1-63 letters, digits, '_', '-' or '.'");
     }
-    imgh_handler::process::parse(process).map_err(|e| {
+    imgh_handler::process::check(process).map_err(|e| {
         anyhow::anyhow!(
             "process {process:?} is not one the handler accepts: {} (e.g. image/resize,w_200/format,webp)",
             e.message

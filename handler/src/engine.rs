@@ -61,11 +61,44 @@ pub fn process(source: &[u8], plan: &Plan, limits: &Limits, assets: Assets) -> R
 
     let mut timings = Timings::default();
     let t = Instant::now();
-    let mut pic = decode_within(source, &header, decode, limits, 0)?;
+    let pic = decode_within(source, &header, decode, limits, 0)?;
     timings.decode_ms = ms_since(t);
     deadline.check()?;
-    let t = Instant::now();
+    // OSS: `q` is relative to a JPEG source's quality (absolute otherwise); `Q` never goes
+    // above the source's quality, which imgh can compare only JPEG to JPEG (so WebP's
+    // `Q_100` still means lossless).
+    let source_quality = (header.format == Format::Jpeg).then(|| codec::estimated_jpeg_quality(source)).flatten();
+    let source = Source { format: header.format, quality: source_quality };
+    finish(pic, source, plan, limits, assets, &deadline, timings)
+}
 
+/// What the steps and the encoder need to know of where a picture came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    pub format: Format,
+    /// A JPEG source's estimated quality, which `quality` settings are measured against.
+    pub quality: Option<u8>,
+}
+
+/// Runs `plan`'s steps over an already decoded picture (a video frame) and encodes it.
+pub fn process_picture(pic: Picture, source: Source, plan: &Plan, limits: &Limits) -> Result<Processed> {
+    let deadline = Deadline::after(limits.timeout);
+    finish(pic, source, plan, limits, &|_| None, &deadline, Timings::default())
+}
+
+/// The steps, then the encoder, within the limits.
+fn finish(
+    mut pic: Picture,
+    source: Source,
+    plan: &Plan,
+    limits: &Limits,
+    assets: Assets,
+    deadline: &Deadline,
+    mut timings: Timings,
+) -> Result<Processed> {
+    let out = plan.output;
+    let format = out.format.unwrap_or(source.format);
+    let t = Instant::now();
     let decode_asset = |key: &str, held: u64| -> Option<Result<Picture>> {
         let bytes = assets(key)?;
         let h = codec::probe(bytes).ok()?;
@@ -73,7 +106,7 @@ pub fn process(source: &[u8], plan: &Plan, limits: &Limits, assets: Assets) -> R
         Some(limits.check_header(&h).and_then(|_| decode_within(bytes, &h, opts, limits, held)))
     };
     let ctx =
-        StepContext { source_format: header.format, output_format: format, limits, held: 0, watermarks: &decode_asset };
+        StepContext { source_format: source.format, output_format: format, limits, held: 0, watermarks: &decode_asset };
     for step in &plan.steps {
         step.apply(&mut pic, &ctx)?;
         deadline.check()?;
@@ -88,16 +121,11 @@ pub fn process(source: &[u8], plan: &Plan, limits: &Limits, assets: Assets) -> R
     limits.check_canvas("output", pic.width(), pic.height(), pic.frames.len())?;
     let encoding = codec::encoder_bytes(format, pic.width(), pic.height(), pic.frames.len());
     limits.check_working_set(&format!("encoding {}", format.name()), pic.bytes() + encoding)?;
-
-    // OSS: `q` is relative to a JPEG source's quality (absolute otherwise); `Q` never goes
-    // above the source's quality, which imgh can compare only JPEG to JPEG (so WebP's
-    // `Q_100` still means lossless).
-    let source_quality = || (header.format == Format::Jpeg).then(|| codec::estimated_jpeg_quality(source)).flatten();
     let quality = match out.quality {
         None => DEFAULT_QUALITY,
-        Some(Quality::Absolute(q)) if format == Format::Jpeg => source_quality().map_or(q, |src_q| q.min(src_q)),
+        Some(Quality::Absolute(q)) if format == Format::Jpeg => source.quality.map_or(q, |src_q| q.min(src_q)),
         Some(Quality::Absolute(q)) => q,
-        Some(Quality::Relative(q)) => match source_quality() {
+        Some(Quality::Relative(q)) => match source.quality {
             Some(src_q) => ((src_q as u32 * q as u32 + 50) / 100).max(1) as u8,
             None => q,
         },

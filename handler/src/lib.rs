@@ -17,5 +17,6 @@ pub mod request;
 pub mod serve;
 pub mod store;
 pub mod style;
+pub mod video;
 
 pub use error::ProcessError;

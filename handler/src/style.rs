@@ -32,7 +32,7 @@ impl Styles {
             if !is_valid_name(name) {
                 return Err(ProcessError::invalid(format!("styles file: \"{name}\" is not a valid style name")));
             }
-            crate::process::parse(process)
+            crate::process::check(process)
                 .map_err(|e| ProcessError::invalid(format!("styles file: style \"{name}\": {}", e.message)))?;
         }
         Ok(Self(table))

@@ -57,6 +57,15 @@ actions! {
 }
 
 pub use average_hue::average_hue_json;
+
+/// Whether the handler accepts `text` as a process: an image process, or a video snapshot
+/// (styles are checked with this when they are stored).
+pub fn check(text: &str) -> crate::error::Result<()> {
+    match crate::video::Snapshot::parse(text)? {
+        Some(_) => Ok(()),
+        None => parse(text).map(|_| ()),
+    }
+}
 pub use resize::Resize;
 pub use watermark::Watermark;
 

@@ -18,6 +18,7 @@ use crate::process::{self, Answer, Plan};
 use crate::request::{self, Resolved};
 use crate::store::{Object, Store};
 use crate::style::StyleSource;
+use crate::video;
 use ::http::HeaderMap;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -212,6 +213,9 @@ impl Handler {
             return self.original(store.as_ref(), &key).await;
         };
         log.process = Some(process.clone());
+        if let Some(snapshot) = video::Snapshot::parse(&process)? {
+            return self.snapshot(store.as_ref(), &key, snapshot, log).await;
+        }
         let mut plan = process::parse(&process)?;
         let negotiated = self.negotiate(&plan, req.headers);
         if let Some(f) = negotiated {
@@ -330,8 +334,7 @@ impl Handler {
         Some(reply)
     }
 
-    /// Runs the engine on the blocking pool, at most `workers` at once; the wait and the
-    /// work end by `deadline`.
+    /// Runs the engine on the blocking pool.
     async fn run_engine(
         &self,
         source: Bytes,
@@ -340,20 +343,45 @@ impl Handler {
         deadline: tokio::time::Instant,
     ) -> Result<Processed> {
         let limits = self.limits.clone();
-        let work = async {
+        self.on_pool(deadline, move || {
+            let lookup = |k: &str| assets.get(k).map(|b| b.as_ref());
+            engine::process(&source, &plan, &limits, &lookup)
+        })
+        .await
+    }
+
+    /// Image work on the blocking pool, at most `workers` at once; the wait and the work end
+    /// by `deadline`, and a panic is this request's 500.
+    async fn on_pool(
+        &self,
+        deadline: tokio::time::Instant,
+        work: impl FnOnce() -> Result<Processed> + Send + 'static,
+    ) -> Result<Processed> {
+        let run = async {
             let _permit = self.workers.acquire().await.map_err(|_| shutting_down())?;
             tokio::task::spawn_blocking(move || {
-                let out = engine::catch_panics(|| {
-                    let lookup = |k: &str| assets.get(k).map(|b| b.as_ref());
-                    engine::process(&source, &plan, &limits, &lookup)
-                });
+                let out = engine::catch_panics(work);
                 crate::alloc::release();
                 out
             })
             .await
             .map_err(|_| ProcessError::internal("the image could not be processed (internal error)"))?
         };
-        within(deadline, work).await?
+        within(deadline, run).await?
+    }
+
+    /// A video snapshot: the parts of the video it needs read in turn, the frame decoded and
+    /// encoded on the pool. Not kept in the result cache, and without an ETag (the source's
+    /// validators are not read).
+    async fn snapshot(&self, store: &dyn Store, key: &str, s: video::Snapshot, log: &mut RequestLog) -> Result<Reply> {
+        let turn = self.take_turn().await?;
+        let fetched = within(turn.deadline, video::fetch(store, key, &s, &self.limits)).await??;
+        log.bytes_in = fetched.bytes_read as usize;
+        let limits = self.limits.clone();
+        let Processed { body, content_type, timings } =
+            self.on_pool(turn.deadline, move || video::render(&fetched, &s, &limits)).await?;
+        log.timings = timings;
+        Ok(self.ok(Bytes::from(body), content_type, String::new(), None))
     }
 
     /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP for an

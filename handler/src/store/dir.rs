@@ -1,7 +1,7 @@
 //! A local folder as a store, for `imgh serve`. Keys cannot leave the root: absolute
 //! keys, `..` and symlinks pointing outside are all "no such key".
 
-use super::{ChangedFuture, Object, Store, StoreFuture};
+use super::{ChangedFuture, Object, Range, RangeFuture, Store, StoreFuture};
 use crate::error::{ProcessError, Result};
 use crate::guard::check_source_len;
 use std::path::{Component, Path, PathBuf};
@@ -53,6 +53,20 @@ impl Store for DirStore {
 
     fn get_if_changed<'a>(&'a self, key: &'a str, etag: &'a str, max_bytes: u64) -> ChangedFuture<'a> {
         Box::pin(self.read(key, Some(etag), max_bytes))
+    }
+
+    fn get_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> RangeFuture<'a> {
+        Box::pin(async move {
+            use tokio::io::{AsyncReadExt, AsyncSeekExt};
+            let path = self.path_of(key).ok_or_else(|| ProcessError::no_such_key(key))?;
+            let mut file = tokio::fs::File::open(&path).await.map_err(|_| ProcessError::no_such_key(key))?;
+            let total = file.metadata().await.map_err(|_| ProcessError::no_such_key(key))?.len();
+            let (from, to) = (start.min(total), end.min(total).max(start.min(total)));
+            let mut bytes = vec![0; (to - from) as usize];
+            file.seek(std::io::SeekFrom::Start(from)).await.map_err(|_| ProcessError::no_such_key(key))?;
+            file.read_exact(&mut bytes).await.map_err(|_| ProcessError::no_such_key(key))?;
+            Ok(Range { bytes: bytes.into(), total })
+        })
     }
 }
 

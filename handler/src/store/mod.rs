@@ -25,6 +25,14 @@ pub struct Object {
 pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<Object>> + Send + 'a>>;
 pub type ChangedFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Object>>> + Send + 'a>>;
 pub type PutFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+pub type RangeFuture<'a> = Pin<Box<dyn Future<Output = Result<Range>> + Send + 'a>>;
+
+/// Part of an object, and the whole object's size.
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub bytes: Bytes,
+    pub total: u64,
+}
 
 pub trait Store: Send + Sync {
     /// Fetches `key`; objects over `max_bytes` are refused without reading them whole.
@@ -37,6 +45,18 @@ pub trait Store: Send + Sync {
         Box::pin(async move {
             let obj = self.get(key, max_bytes).await?;
             Ok((obj.etag.as_deref() != Some(etag)).then_some(obj))
+        })
+    }
+
+    /// Bytes `start..end` of `key` (fewer past its end), without reading the rest: a
+    /// video's index and the samples a snapshot needs. Stores that cannot read a part read
+    /// the whole object (up to `u32::MAX` bytes) and slice it.
+    fn get_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> RangeFuture<'a> {
+        Box::pin(async move {
+            let obj = self.get(key, u32::MAX as u64).await?;
+            let total = obj.bytes.len() as u64;
+            let (from, to) = (start.min(total) as usize, end.min(total) as usize);
+            Ok(Range { bytes: obj.bytes.slice(from..to.max(from)), total })
         })
     }
 

@@ -2,7 +2,7 @@
 //! is read, and the object's ETag / Last-Modified passed through. A cached result is
 //! revalidated with If-None-Match, so S3 sends the body only when the object changed.
 
-use super::{ChangedFuture, Object, PutFuture, Store, StoreFuture};
+use super::{ChangedFuture, Object, PutFuture, Range, RangeFuture, Store, StoreFuture};
 use crate::error::{ProcessError, Result};
 use crate::guard::check_source_len;
 use aws_sdk_s3::operation::get_object::GetObjectError;
@@ -61,6 +61,40 @@ impl Store for S3Store {
 
     fn get_if_changed<'a>(&'a self, key: &'a str, etag: &'a str, max_bytes: u64) -> ChangedFuture<'a> {
         Box::pin(self.fetch(key, Some(etag), max_bytes))
+    }
+
+    fn get_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> RangeFuture<'a> {
+        Box::pin(async move {
+            if end <= start {
+                return Ok(Range { bytes: bytes::Bytes::new(), total: 0 });
+            }
+            let request = self.client.get_object().bucket(&self.bucket).key(key);
+            let out = match request.range(format!("bytes={start}-{}", end - 1)).send().await {
+                Ok(out) => out,
+                // A range that starts past the end: nothing there.
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                    return Ok(Range { bytes: bytes::Bytes::new(), total: start })
+                }
+                Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) => {
+                    return Err(ProcessError::no_such_key(key))
+                }
+                Err(e) => {
+                    tracing::error!(bucket = %self.bucket, key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "ranged GetObject failed");
+                    return Err(unavailable());
+                }
+            };
+            // `bytes a-b/total`; a store that ignored the range sends the whole object.
+            let total = out.content_range().and_then(|r| r.rsplit('/').next()?.parse().ok());
+            let bytes = out.body.collect().await.map_err(|_| unavailable())?.into_bytes();
+            Ok(match total {
+                Some(total) => Range { bytes, total },
+                None => {
+                    let total = bytes.len() as u64;
+                    let (from, to) = (start.min(total) as usize, end.min(total) as usize);
+                    Range { bytes: bytes.slice(from..to.max(from)), total }
+                }
+            })
+        })
     }
 
     fn put<'a>(&'a self, key: &'a str, bytes: bytes::Bytes, content_type: &'a str) -> PutFuture<'a> {

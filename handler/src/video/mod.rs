@@ -1,0 +1,221 @@
+//! Video snapshots, OSS's `video/snapshot,t_7000,f_jpg,w_800,h_0,m_fast,ar_auto`: one frame
+//! of an MP4/MOV's H.264 track as a JPEG or PNG, in process, without ffmpeg.
+//!
+//! A video is read in parts ([`Store::get_range`]): the box headers up to `moov`, the `moov`
+//! box, then only the samples from the keyframe before the asked time to the frame itself,
+//! so a 2 GB video costs a few MB of reads; the source byte limit counts the bytes read, not
+//! the object's size. The frame is then rotated, scaled and encoded by the image engine.
+
+mod h264;
+pub mod mp4;
+
+use crate::codec::Format;
+use crate::engine::{self, Processed, Source};
+use crate::error::{ProcessError, Result};
+use crate::guard::Limits;
+use crate::picture::Picture;
+use crate::process::{self, Plan};
+use crate::store::Store;
+use bytes::Bytes;
+
+/// The first read: the file's first boxes, often `moov` itself (a "fast start" file).
+const FIRST_READ: u64 = 64 * 1024;
+/// Top-level boxes walked looking for `moov` before giving up.
+const MAX_BOXES: usize = 64;
+/// The decoder's buffers per pixel of a frame: up to 16 reference frames and the one being
+/// decoded in YUV 4:2:0 (1.5 bytes), and the RGB frame handed on (3 bytes).
+const DECODE_BYTES_PER_PIXEL: u64 = 17 * 3 / 2 + 3;
+
+/// A parsed `video/snapshot` process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The time, in milliseconds.
+    pub t_ms: u64,
+    pub format: Format,
+    /// Output width and height; 0 keeps the aspect ratio from the other (both 0: as stored).
+    pub width: u32,
+    pub height: u32,
+    /// `m_fast`: the keyframe at or before `t` rather than the frame at `t`.
+    pub fast: bool,
+    /// `ar_auto`: turned as the track's display matrix says.
+    pub auto_rotate: bool,
+}
+
+impl Snapshot {
+    /// `Some` for a `video/…` process (which must be one `snapshot`), `None` for any other.
+    pub fn parse(text: &str) -> Result<Option<Self>> {
+        let mut segments = text.split('/').filter(|s| !s.is_empty());
+        if segments.next() != Some("video") {
+            return Ok(None);
+        }
+        let actions: Vec<&str> = segments.collect();
+        let [action] = actions[..] else {
+            return Err(ProcessError::invalid("video: the process is one action, video/snapshot,…"));
+        };
+        let mut params = action.split(',');
+        if params.next() != Some("snapshot") {
+            return Err(ProcessError::invalid(format!("video: unknown action \"{action}\" (only snapshot)")));
+        }
+        let mut s = Snapshot { t_ms: 0, format: Format::Jpeg, width: 0, height: 0, fast: false, auto_rotate: false };
+        let number = |name: &str, v: &str, max: u64| {
+            v.parse::<u64>().ok().filter(|n| *n <= max).ok_or_else(|| {
+                ProcessError::invalid(format!("snapshot: {name} must be an integer in 0..={max}, got \"{v}\""))
+            })
+        };
+        for p in params.filter(|p| !p.is_empty()) {
+            let (k, v) = p.split_once('_').unwrap_or((p, ""));
+            match k {
+                "t" => s.t_ms = number("t", v, 86_400_000 * 365)?,
+                "w" => s.width = number("w", v, 16_384)? as u32,
+                "h" => s.height = number("h", v, 16_384)? as u32,
+                "f" => {
+                    s.format = match v {
+                        "jpg" => Format::Jpeg,
+                        "png" => Format::Png,
+                        _ => return Err(ProcessError::invalid(format!("snapshot: f must be jpg or png, got \"{v}\""))),
+                    }
+                }
+                "m" if v == "fast" => s.fast = true,
+                "m" => return Err(ProcessError::invalid(format!("snapshot: m must be fast, got \"{v}\""))),
+                "ar" if v == "auto" => s.auto_rotate = true,
+                "ar" => return Err(ProcessError::invalid(format!("snapshot: ar must be auto, got \"{v}\""))),
+                _ => return Err(ProcessError::invalid(format!("snapshot: unknown parameter \"{k}\""))),
+            }
+        }
+        Ok(Some(s))
+    }
+
+    /// The image process that finishes the frame: the turn (`ar_auto`), the size, the format.
+    fn image_plan(&self, quarter_turns: u8) -> Result<Plan> {
+        let mut text = String::from("image");
+        if self.auto_rotate && quarter_turns > 0 {
+            text.push_str(&format!("/rotate,{}", quarter_turns as u32 * 90));
+        }
+        match (self.width, self.height) {
+            (0, 0) => {}
+            (w, 0) => text.push_str(&format!("/resize,w_{w},limit_0")),
+            (0, h) => text.push_str(&format!("/resize,h_{h},limit_0")),
+            (w, h) => text.push_str(&format!("/resize,w_{w},h_{h},m_fixed,limit_0")),
+        }
+        text.push_str(&format!("/format,{}", self.format.name()));
+        process::parse(&text)
+    }
+}
+
+/// What a snapshot read from the store: the movie's index, the samples to decode, and
+/// the frame's place among those they show.
+pub struct Fetched {
+    movie: mp4::Movie,
+    samples: Vec<Bytes>,
+    rank: usize,
+    /// Bytes read from the store.
+    pub bytes_read: u64,
+}
+
+/// Reads, in parts, what the snapshot of `key` needs; at most `limits.max_source_bytes` in all.
+pub async fn fetch(store: &dyn Store, key: &str, s: &Snapshot, limits: &Limits) -> Result<Fetched> {
+    let mut reader = Reader { store, key, read: 0, max: limits.max_source_bytes };
+    let first = reader.range(0, FIRST_READ).await?;
+    let total = first.total;
+    let mut at = 0;
+    let mut moov = None;
+    for _ in 0..MAX_BOXES {
+        let head = match first.bytes.get(at as usize..at as usize + 16) {
+            Some(head) if at + 16 <= first.bytes.len() as u64 => Bytes::copy_from_slice(head),
+            _ => reader.range(at, at + 16).await?.bytes,
+        };
+        match mp4::next_box(&head, at, total)? {
+            Some((kind, b)) if &kind == b"moov" => {
+                moov = Some(b);
+                break;
+            }
+            Some((_, b)) => at = b.start + b.len,
+            None => break,
+        }
+    }
+    let moov = moov.ok_or_else(|| mp4::not_a_video("it has no moov box (its index)"))?;
+    let moov_bytes = if moov.start + moov.len <= first.bytes.len() as u64 {
+        first.bytes.slice(moov.start as usize..(moov.start + moov.len) as usize)
+    } else {
+        reader.range(moov.start, moov.start + moov.len).await?.bytes
+    };
+    let movie = mp4::parse_moov(&moov_bytes)?;
+    limits.check_canvas("video frame", movie.width, movie.height, 1)?;
+    limits.check_decode(movie.width as u64 * movie.height as u64 * DECODE_BYTES_PER_PIXEL)?;
+    let (range, rank) = mp4::plan_decode(&movie.samples, (s.t_ms as i64).saturating_mul(1000), s.fast);
+    let mut samples = Vec::with_capacity(range.len());
+    for sample in &movie.samples[range] {
+        if sample.end < sample.start || sample.end > total {
+            return Err(mp4::not_a_video("a sample lies outside the file"));
+        }
+        samples.push(reader.range(sample.start, sample.end).await?.bytes);
+    }
+    Ok(Fetched { movie, samples, rank, bytes_read: reader.read })
+}
+
+/// Decodes the frame, then turns, scales and encodes it (CPU work: on the blocking pool).
+pub fn render(f: &Fetched, s: &Snapshot, limits: &Limits) -> Result<Processed> {
+    let samples: Vec<&[u8]> = f.samples.iter().map(|b| b.as_ref()).collect();
+    let frame = h264::decode_frame(&f.movie.avc_config, &samples, f.rank)?;
+    let plan = s.image_plan(f.movie.quarter_turns)?;
+    engine::process_picture(Picture::still(frame), Source { format: s.format, quality: None }, &plan, limits)
+}
+
+/// Ranged reads of one object, counted against a byte budget.
+struct Reader<'a> {
+    store: &'a dyn Store,
+    key: &'a str,
+    read: u64,
+    max: u64,
+}
+
+impl Reader<'_> {
+    async fn range(&mut self, start: u64, end: u64) -> Result<crate::store::Range> {
+        if self.read + end.saturating_sub(start) > self.max {
+            return Err(ProcessError::too_large(format!(
+                "the snapshot would read over {} bytes of the video (the source limit)",
+                self.max
+            )));
+        }
+        let part = self.store.get_range(self.key, start, end).await?;
+        self.read += part.bytes.len() as u64;
+        Ok(part)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_parameters_as_oss_writes_them() {
+        let s = Snapshot::parse("video/snapshot,t_7000,f_jpg,w_800,h_0,m_fast").unwrap().unwrap();
+        assert_eq!(
+            (s.t_ms, s.format, s.width, s.height, s.fast, s.auto_rotate),
+            (7000, Format::Jpeg, 800, 0, true, false)
+        );
+        let s = Snapshot::parse("//video//snapshot,t_0,f_png,ar_auto/").unwrap().unwrap();
+        assert_eq!((s.format, s.auto_rotate, s.fast), (Format::Png, true, false));
+        assert_eq!(Snapshot::parse("image/resize,w_10").unwrap(), None);
+        for bad in [
+            "video/snapshot,t_x",
+            "video/snapshot,f_gif",
+            "video/snapshot,m_slow",
+            "video/snapshot,z_1",
+            "video/resize,w_1",
+            "video/snapshot/snapshot",
+            "video",
+        ] {
+            assert_eq!(Snapshot::parse(bad).unwrap_err().status, 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_frame_is_finished_by_the_image_process() {
+        let s = Snapshot::parse("video/snapshot,w_100,h_50,ar_auto,f_png").unwrap().unwrap();
+        let plan = s.image_plan(1).unwrap();
+        assert_eq!(plan.steps.len(), 2, "a quarter turn, then the size");
+        assert_eq!(plan.output.format, Some(Format::Png));
+        assert!(s.image_plan(0).unwrap().steps.len() == 1);
+    }
+}
