@@ -222,4 +222,20 @@ fn the_binary_serves_snapshots_from_a_folder_and_from_s3() {
     assert_eq!((got.status, got.header("content-type")), (200, Some("image/jpeg")), "{}", got.text());
     assert_eq!((got.image().width(), got.image().height()), (160, 120));
     assert_eq!(get(&format!("{}/v/none.mp4?x-oss-process=video/snapshot,t_0", server.base)).status, 404);
+    drop(server);
+
+    // The processing API takes a video process too: the poster lands in the bucket.
+    let server = start_server(&[
+        ("AWS_ENDPOINT_URL", &moto),
+        ("IMGH_BUCKETS", &bucket),
+        ("IMGH_API_SECRET", "k"),
+        ("IMGH_API_TARGET_BUCKETS", &bucket),
+    ]);
+    let job = format!(
+        r#"{{"params":"video/snapshot,t_1000,w_64,f_png","sourceBucket":"{bucket}","sourceObject":"v/clip.mp4","targetBucket":"{bucket}","targetObject":"v/poster.png"}}"#
+    );
+    let got =
+        send("POST", &format!("{}/images", server.base), &[("x-client-authorization", "k")], Some(job.as_bytes()));
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert!(got.text().contains(r#""contentType":"image/png""#), "{}", got.text());
 }

@@ -12,6 +12,7 @@ use crate::guard::{self, Refused};
 use crate::process;
 use crate::request;
 use crate::store::Store;
+use crate::video;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -121,10 +122,18 @@ impl Handler {
             ));
         }
         let process = request::resolve_process(job.params, self.styles.as_ref()).await?;
-        let plan = process::parse(&process)?;
-        let turn = self.take_turn().await?;
-        let source = store.get(&job.source_object, self.limits.max_source_bytes).await?;
-        let out = self.render(store.as_ref(), source.bytes, plan, turn.deadline).await?;
+        let out = match video::Snapshot::parse(&process)? {
+            Some(snapshot) => {
+                let turn = self.take_turn().await?;
+                self.render_snapshot(store.as_ref(), &job.source_object, snapshot, turn.deadline).await?.0
+            }
+            None => {
+                let plan = process::parse(&process)?;
+                let turn = self.take_turn().await?;
+                let source = store.get(&job.source_object, self.limits.max_source_bytes).await?;
+                self.render(store.as_ref(), source.bytes, plan, turn.deadline).await?
+            }
+        };
         let bytes = out.body.len();
         target.put(&job.target_object, out.body.into(), out.content_type).await?;
         Ok(Saved { bucket: job.target_bucket, key: job.target_object, content_type: out.content_type, bytes })

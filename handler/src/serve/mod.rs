@@ -375,13 +375,27 @@ impl Handler {
     /// validators are not read).
     async fn snapshot(&self, store: &dyn Store, key: &str, s: video::Snapshot, log: &mut RequestLog) -> Result<Reply> {
         let turn = self.take_turn().await?;
-        let fetched = within(turn.deadline, video::fetch(store, key, &s, &self.limits)).await??;
-        log.bytes_in = fetched.bytes_read as usize;
-        let limits = self.limits.clone();
-        let Processed { body, content_type, timings } =
-            self.on_pool(turn.deadline, move || video::render(&fetched, &s, &limits)).await?;
+        let (Processed { body, content_type, timings }, bytes_read) =
+            self.render_snapshot(store, key, s, turn.deadline).await?;
+        log.bytes_in = bytes_read as usize;
         log.timings = timings;
         Ok(self.ok(Bytes::from(body), content_type, String::new(), None))
+    }
+
+    /// A snapshot's parts read, then its frame decoded and encoded on the pool; with the
+    /// bytes read.
+    async fn render_snapshot(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        s: video::Snapshot,
+        deadline: tokio::time::Instant,
+    ) -> Result<(Processed, u64)> {
+        let fetched = within(deadline, video::fetch(store, key, &s, &self.limits)).await??;
+        let bytes_read = fetched.bytes_read;
+        let limits = self.limits.clone();
+        let out = self.on_pool(deadline, move || video::render(&fetched, &s, &limits)).await?;
+        Ok((out, bytes_read))
     }
 
     /// With auto-format on and no `format` action, `Accept` picks AVIF, then WebP for an

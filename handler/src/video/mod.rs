@@ -22,6 +22,9 @@ use bytes::Bytes;
 const FIRST_READ: u64 = 64 * 1024;
 /// Top-level boxes walked looking for `moov` before giving up.
 const MAX_BOXES: usize = 64;
+/// Samples decoded for one snapshot at most: a keyframe at least every 40 s at 25 frames a
+/// second. A video with rarer keyframes gets a clear 400 for times far from one.
+const MAX_SAMPLES: usize = 1_000;
 /// The decoder's buffers per pixel of a frame: up to 16 reference frames and the one being
 /// decoded in YUV 4:2:0 (1.5 bytes), and the RGB frame handed on (3 bytes).
 const DECODE_BYTES_PER_PIXEL: u64 = 17 * 3 / 2 + 3;
@@ -143,12 +146,34 @@ pub async fn fetch(store: &dyn Store, key: &str, s: &Snapshot, limits: &Limits) 
     limits.check_canvas("video frame", movie.width, movie.height, 1)?;
     limits.check_decode(movie.width as u64 * movie.height as u64 * DECODE_BYTES_PER_PIXEL)?;
     let (range, rank) = mp4::plan_decode(&movie.samples, (s.t_ms as i64).saturating_mul(1000), s.fast);
-    let mut samples = Vec::with_capacity(range.len());
-    for sample in &movie.samples[range] {
-        if sample.end < sample.start || sample.end > total {
-            return Err(mp4::not_a_video("a sample lies outside the file"));
+    if range.len() > MAX_SAMPLES {
+        return Err(ProcessError::too_large(format!(
+            "the frame is {} frames after the keyframe before it; a snapshot decodes at most {MAX_SAMPLES} (use m_fast, or a video with more keyframes)",
+            range.len()
+        )));
+    }
+    let wanted = &movie.samples[range];
+    if wanted.iter().any(|x| x.end < x.start || x.end > total) {
+        return Err(mp4::not_a_video("a sample lies outside the file"));
+    }
+    // Samples that follow each other in the file are read together: one request per run.
+    let mut samples = Vec::with_capacity(wanted.len());
+    let mut i = 0;
+    while i < wanted.len() {
+        let mut j = i + 1;
+        while j < wanted.len() && wanted[j].start == wanted[j - 1].end {
+            j += 1;
         }
-        samples.push(reader.range(sample.start, sample.end).await?.bytes);
+        let run = reader.range(wanted[i].start, wanted[j - 1].end).await?.bytes;
+        for x in &wanted[i..j] {
+            let (from, to) = ((x.start - wanted[i].start) as usize, (x.end - wanted[i].start) as usize);
+            samples.push(
+                run.get(from..to)
+                    .map(|_| run.slice(from..to))
+                    .ok_or_else(|| mp4::not_a_video("the file is shorter than its index says"))?,
+            );
+        }
+        i = j;
     }
     Ok(Fetched { movie, samples, rank, bytes_read: reader.read })
 }
