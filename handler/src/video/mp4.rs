@@ -90,14 +90,16 @@ pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
         return Err(not_a_video("its video track has no timescale"));
     }
     // The edit list's start: composition times before it are not shown (a B-frame stream's delay).
-    let media_time = track.media_time.map_or(0, |t| t.0 as i64);
+    let media_time = track.media_time.map_or(0, |t| t.0.min(i64::MAX as u64) as i64);
     let table = create_sample_table(track, CheckedInteger(0)).ok_or_else(|| not_a_video("it has no sample table"))?;
     let samples = table
         .iter()
         .map(|i| Sample {
             start: i.start_offset.0,
             end: i.end_offset.0,
-            pts_us: ((i.start_composition.0 - media_time) as i128 * 1_000_000 / timescale as i128) as i64,
+            // In i128: hostile composition times and edit offsets neither overflow nor wrap.
+            pts_us: ((i.start_composition.0 as i128 - media_time as i128) * 1_000_000 / timescale as i128)
+                .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
             sync: i.sync,
         })
         .collect::<Vec<_>>();
@@ -131,13 +133,13 @@ pub fn plan_decode(samples: &[Sample], t_us: i64, fast: bool) -> (std::ops::Rang
         *shown.iter().find(|&&i| samples[i].pts_us >= t_us).unwrap_or(&shown[shown.len() - 1])
     };
     let sync = (0..=target).rev().find(|&i| samples[i].sync).unwrap_or(0);
-    let (from, to) = (samples[sync].pts_us, samples[target].pts_us);
-    // Frames the decoder shows before the target: those after the sync sample in
-    // presentation order and before the target. The last sample to feed is the last one
-    // in decode order that shows no later than the target.
-    let rank = samples[sync..].iter().filter(|s| s.pts_us >= from && s.pts_us < to).count();
-    let last = (sync..samples.len()).filter(|&i| samples[i].pts_us <= to).max().unwrap_or(target);
-    (sync..last.max(target) + 1, rank)
+    let to = samples[target].pts_us;
+    // The last sample to feed: the last in decode order shown no later than the target.
+    let last = (sync..samples.len()).filter(|&i| samples[i].pts_us <= to).max().unwrap_or(target).max(target);
+    // Every fed sample shown before the target comes out of the decoder before it (an open
+    // GOP's leading frames too).
+    let rank = samples[sync..=last].iter().filter(|s| s.pts_us < to).count();
+    (sync..last + 1, rank)
 }
 
 pub fn not_a_video(why: &str) -> ProcessError {
