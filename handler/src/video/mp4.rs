@@ -127,7 +127,7 @@ pub fn plan_decode(samples: &[Sample], t_us: i64, fast: bool) -> (std::ops::Rang
     let mut shown: Vec<usize> = (0..samples.len()).collect();
     shown.sort_by_key(|&i| samples[i].pts_us);
     let target = if fast {
-        let before = shown.iter().filter(|&&i| samples[i].sync && samples[i].pts_us <= t_us).last();
+        let before = shown.iter().rev().find(|&&i| samples[i].sync && samples[i].pts_us <= t_us);
         *before.or_else(|| shown.iter().find(|&&i| samples[i].sync)).unwrap_or(&shown[0])
     } else {
         *shown.iter().find(|&&i| samples[i].pts_us >= t_us).unwrap_or(&shown[shown.len() - 1])
