@@ -264,13 +264,7 @@ async fn china_api_gateway_events_need_the_origin_secret() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_processing_api_reads_the_event_body() {
     let Some(moto) = moto_url() else { return };
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let s3 = moto_s3(&moto_config(&moto).await);
     let (src, dst) =
         (format!("lambda-api-src-{}", std::process::id()), format!("lambda-api-dst-{}", std::process::id()));
     for b in [&src, &dst] {

@@ -17,22 +17,12 @@ fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-async fn aws(moto: &str) -> aws_config::SdkConfig {
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto)
-        .load()
-        .await
-}
-
 /// A bucket in moto with `objects` uploaded; names are unique per test run.
 fn bucket(moto: &str, name: &str, objects: &[(&str, Vec<u8>)]) -> String {
     let name = format!("{name}-{}", std::process::id());
     rt().block_on(async {
-        let conf = aws(moto).await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+        let conf = moto_config(moto).await;
+        let s3 = moto_s3(&conf);
         s3.create_bucket().bucket(&name).send().await.unwrap();
         for (key, bytes) in objects {
             s3.put_object().bucket(&name).key(*key).body(ByteStream::from(bytes.clone())).send().await.unwrap();
@@ -109,7 +99,7 @@ fn styles_from_dynamodb() {
     let table = format!("imgh-styles-{}", std::process::id());
     rt().block_on(async {
         use aws_sdk_dynamodb::types::*;
-        let ddb = aws_sdk_dynamodb::Client::new(&aws(&moto).await);
+        let ddb = aws_sdk_dynamodb::Client::new(&moto_config(&moto).await);
         ddb.create_table()
             .table_name(&table)
             .key_schema(KeySchemaElement::builder().attribute_name("style").key_type(KeyType::Hash).build().unwrap())
@@ -151,7 +141,7 @@ fn the_processing_api_writes_results_to_allowed_buckets() {
     let src = bucket(&moto, "imgh-api-src", &[("in/p.jpg", jpg.clone())]);
     let dst = bucket(&moto, "imgh-api-dst", &[]);
     let other = bucket(&moto, "imgh-api-other", &[]);
-    let conf = rt().block_on(aws(&moto));
+    let conf = rt().block_on(moto_config(&moto));
     let secret_id = format!("imgh-api-{}", std::process::id());
     rt().block_on(async {
         let sm = aws_sdk_secretsmanager::Client::new(&conf);
@@ -177,8 +167,7 @@ fn the_processing_api_writes_results_to_allowed_buckets() {
     let code = |got: &Got| serde_json::from_slice::<serde_json::Value>(&got.body).unwrap()["code"].clone();
     let read = |b: &str, k: &str| {
         rt().block_on(async {
-            let s3 =
-                aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+            let s3 = moto_s3(&conf);
             let out = s3.get_object().bucket(b).key(k).send().await.ok()?;
             let ct = out.content_type().unwrap_or_default().to_string();
             Some((ct, out.body.collect().await.unwrap().into_bytes().to_vec()))
@@ -383,8 +372,8 @@ fn sigterm_lets_in_flight_requests_finish() {
 fn cached_results_are_revalidated_against_the_source() {
     let Some(moto) = moto_url() else { return };
     let b = bucket(&moto, "imgh-cache", &[("p.jpg", sample("mountain.jpg"))]);
-    let conf = rt().block_on(aws(&moto));
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let conf = rt().block_on(moto_config(&moto));
+    let s3 = moto_s3(&conf);
 
     // The store's conditional read, against S3's semantics.
     let store = imgh_handler::store::S3Store::new(s3.clone(), &b);

@@ -206,13 +206,7 @@ fn the_binary_serves_snapshots_from_a_folder_and_from_s3() {
     let bucket = format!("imgh-video-{}", std::process::id());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&moto)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load()
-            .await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+        let s3 = moto_s3(&moto_config(&moto).await);
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
         let body = ByteStream::from(std::fs::read(dir.join("clip.mp4")).unwrap());
         s3.put_object().bucket(&bucket).key("v/clip.mp4").body(body).send().await.unwrap();

@@ -92,3 +92,18 @@ pub fn start_server(env: &[(&str, &str)]) -> Proc {
     std::thread::spawn(move || lines.map_while(|l| l.ok()).for_each(|l| sink.lock().unwrap().push(l)));
     Proc { child: KillOnDrop(child), base: format!("http://127.0.0.1:{port}"), log }
 }
+
+/// AWS settings for moto at `moto`, with its test credentials.
+pub async fn moto_config(moto: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await
+}
+
+/// An S3 client for moto (path-style addressing, as emulators need).
+pub fn moto_s3(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(conf).force_path_style(true).build())
+}
