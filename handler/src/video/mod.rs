@@ -124,8 +124,8 @@ pub async fn fetch(store: &dyn Store, key: &str, s: &Snapshot, limits: &Limits) 
     let mut moov = None;
     for _ in 0..MAX_BOXES {
         let head = match first.bytes.get(at as usize..at as usize + 16) {
-            Some(head) if at + 16 <= first.bytes.len() as u64 => Bytes::copy_from_slice(head),
-            _ => reader.range(at, at + 16).await?.bytes,
+            Some(head) => Bytes::copy_from_slice(head),
+            None => reader.range(at, at + 16).await?.bytes,
         };
         match mp4::next_box(&head, at, total)? {
             Some((kind, b)) if &kind == b"moov" => {
