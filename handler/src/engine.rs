@@ -155,15 +155,15 @@ fn plan_shrink(
 ) -> Result<Option<(u32, u32)>> {
     let (w, h) = header.oriented_size(auto_orient);
     // The part of the source the first resize sees: all of it, or a crop's rectangle.
-    let (r, (cw, ch)) = match steps {
-        [Step::Resize(r), ..] => (r, (w, h)),
+    let (r, (cw, ch), prescaled) = match steps {
+        [Step::Resize(r), ..] => (r, (w, h), codec::prescaled_rounding(header, auto_orient)),
         [Step::Crop(c), Step::Resize(r), ..] if !animated => match c.rect(w, h) {
-            Ok((_, _, cw, ch)) => (r, (cw, ch)),
+            Ok((_, _, cw, ch)) => (r, (cw, ch), false),
             Err(_) => return Ok(None), // the crop answers it, without a decode at scale
         },
         _ => return Ok(None),
     };
-    let Some(g) = r.geometry(cw, ch, animated) else {
+    let Some(g) = r.geometry(cw, ch, animated, prescaled) else {
         return Ok(None);
     };
     let frames = if animated { header.frames as usize } else { 1 };

@@ -15,11 +15,14 @@ pub struct Picture {
     /// The size the source has before shrink-on-load; the first resize plans from it so
     /// rounding matches a full-size decode exactly.
     pub logical_size: Option<(u32, u32)>,
+    /// A JPEG as decoded, unturned: a resize applied to it first rounds the side it
+    /// computes as the seed's libvips does (see `resize::proportional`).
+    pub prescaled_rounding: bool,
 }
 
 impl Picture {
     pub fn still(img: DynamicImage) -> Self {
-        Self { frames: vec![img], delays_ms: Vec::new(), loop_count: 0, logical_size: None }
+        Self { frames: vec![img], delays_ms: Vec::new(), loop_count: 0, logical_size: None, prescaled_rounding: false }
     }
 
     pub fn first(&self) -> &DynamicImage {
@@ -56,6 +59,7 @@ impl Picture {
     /// Replaces every frame by `f(frame)`; geometry is then real, not logical.
     pub fn try_map(&mut self, mut f: impl FnMut(DynamicImage) -> Result<DynamicImage>) -> Result<()> {
         self.logical_size = None;
+        self.prescaled_rounding = false;
         let frames = std::mem::take(&mut self.frames);
         self.frames = frames.into_iter().map(&mut f).collect::<Result<_>>()?;
         Ok(())
@@ -64,6 +68,7 @@ impl Picture {
     /// Replaces every frame by `f(frame)`, for steps that cannot fail.
     pub fn map(&mut self, f: impl FnMut(DynamicImage) -> DynamicImage) {
         self.logical_size = None;
+        self.prescaled_rounding = false;
         let frames = std::mem::take(&mut self.frames);
         self.frames = frames.into_iter().map(f).collect();
     }

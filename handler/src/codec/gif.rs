@@ -40,7 +40,7 @@ pub fn decode(data: &[u8], all_frames: bool) -> Result<Picture> {
     if frames.is_empty() {
         return Err(bad("GIF", "no frames"));
     }
-    Ok(Picture { frames, delays_ms, loop_count: 0, logical_size: None })
+    Ok(Picture { frames, delays_ms, loop_count: 0, logical_size: None, prescaled_rounding: false })
 }
 
 pub fn encode(pic: &Picture) -> Result<Vec<u8>> {

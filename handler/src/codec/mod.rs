@@ -187,6 +187,12 @@ pub fn decoded_bytes(data: &[u8], header: &Header, opts: DecodeOptions) -> Resul
     Ok(if opts.auto_orient && header.orientation >= 5 { 2 * bytes } else { bytes })
 }
 
+/// Whether a first resize rounds as the seed does for this source: sharp decodes a JPEG it
+/// need not turn at a reduced scale before resizing (`resize::proportional`).
+pub fn prescaled_rounding(header: &Header, auto_orient: bool) -> bool {
+    header.format == Format::Jpeg && !(auto_orient && header.orientation > 1)
+}
+
 pub fn decode(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<Picture> {
     let orient = opts.auto_orient && header.orientation > 1;
     let hint = opts.stored_hint(header);
@@ -207,6 +213,7 @@ pub fn decode(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<Pictu
             }
         }
     }
+    pic.prescaled_rounding = prescaled_rounding(header, opts.auto_orient);
     Ok(pic)
 }
 

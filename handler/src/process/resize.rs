@@ -63,7 +63,7 @@ impl PixelStep for Resize {
     fn footprint(&self, pic: &Picture) -> Option<Footprint> {
         let (w, h) = (pic.width(), pic.height());
         let (sw, sh) = pic.planning_size();
-        let g = self.geometry(sw, sh, pic.is_animated())?;
+        let g = self.geometry(sw, sh, pic.is_animated(), pic.prescaled_rounding)?;
         let (ow, oh) = g.scaled;
         let color = pic.first().color();
         let copied = color.has_alpha() || color.bytes_per_pixel() != color.channel_count();
@@ -76,7 +76,7 @@ impl PixelStep for Resize {
 
     fn apply(&self, pic: &mut Picture, _: &StepContext) -> Result<()> {
         let (sw, sh) = pic.planning_size();
-        let Some(g) = self.geometry(sw, sh, pic.is_animated()) else {
+        let Some(g) = self.geometry(sw, sh, pic.is_animated(), pic.prescaled_rounding) else {
             pic.logical_size = None;
             return Ok(());
         };
@@ -100,8 +100,9 @@ pub struct Geometry {
 
 impl Resize {
     /// The geometry for a `sw`×`sh` source, or `None` when the image stays as it is
-    /// (an enlargement that `limit_1` or an animation forbids).
-    pub fn geometry(&self, sw: u32, sh: u32, animated: bool) -> Option<Geometry> {
+    /// (an enlargement that `limit_1` or an animation forbids). `prescaled` rounds the
+    /// computed side as the seed does for a JPEG it decodes at a reduced scale.
+    pub fn geometry(&self, sw: u32, sh: u32, animated: bool, prescaled: bool) -> Option<Geometry> {
         let scale = |v: u32, f: f64| ((v as f64 * f).round() as u32).max(1);
         let g = if let (Some(p), None, None) = (self.p, self.w, self.h) {
             let f = p as f64 / 100.0;
@@ -114,11 +115,11 @@ impl Resize {
         } else {
             match self.bounding_box(sw, sh) {
                 (Some(w), None) => {
-                    let s = (w, scale(sh, w as f64 / sw as f64));
+                    let s = (w, proportional(sw, sh, w, prescaled));
                     Geometry { scaled: s, canvas: s }
                 }
                 (None, Some(h)) => {
-                    let s = (scale(sw, h as f64 / sh as f64), h);
+                    let s = (proportional(sh, sw, h, prescaled), h);
                     Geometry { scaled: s, canvas: s }
                 }
                 (Some(w), Some(h)) => {
@@ -127,7 +128,11 @@ impl Resize {
                         Mode::Lfit | Mode::Pad => rw <= rh,
                         _ => rw >= rh,
                     };
-                    let scaled = if by_width { (w, scale(sh, rw)) } else { (scale(sw, rh), h) };
+                    let scaled = if by_width {
+                        (w, proportional(sw, sh, w, prescaled))
+                    } else {
+                        (proportional(sh, sw, h, prescaled), h)
+                    };
                     let canvas = match self.mode {
                         Mode::Fill | Mode::Pad => (w, h),
                         _ => scaled,
@@ -154,6 +159,26 @@ impl Resize {
             (self.s, self.l)
         }
     }
+}
+
+/// The other side of a proportional resize that brings `bound` to `out`: `other ÷ (bound ÷
+/// out)`, rounded half up as libvips rounds. With `prescaled`, from the size the seed's
+/// sharp 0.31 decodes an unturned JPEG to first: 1/2, 1/4 or 1/8 of the source, one step
+/// less when the factor's integer part equals it (sharp's `pipeline.cc`), each side rounded
+/// down (libvips' `jpeg2vips.c`: "strict round down on shrink-on-load"). So a 424×333 JPEG
+/// at `w_100` is 100×78 (from 212×166), where rounding the full size gives 100×79.
+fn proportional(bound: u32, other: u32, out: u32, prescaled: bool) -> u32 {
+    let factor = bound as f64 / out as f64;
+    let shrink = match factor {
+        _ if !prescaled => 1,
+        f if f >= 8.0 => 8,
+        f if f >= 4.0 => 4,
+        f if f >= 2.0 => 2,
+        _ => 1,
+    };
+    let shrink = if shrink > 1 && factor as u32 == shrink { shrink / 2 } else { shrink };
+    let (bound, other) = ((bound / shrink).max(1), (other / shrink).max(1));
+    ((other as f64 / (bound as f64 / out as f64) + 0.5).floor() as u32).max(1)
 }
 
 /// Lanczos3 resampling with SIMD (`fast_image_resize`), alpha premultiplied on the way.
@@ -226,13 +251,27 @@ mod tests {
     }
 
     fn g(s: &str, w: u32, h: u32) -> Option<((u32, u32), (u32, u32))> {
-        r(s).geometry(w, h, false).map(|g| (g.scaled, g.canvas))
+        r(s).geometry(w, h, false, false).map(|g| (g.scaled, g.canvas))
     }
 
     #[test]
     fn missing_side_rounds_to_nearest() {
         assert_eq!(g("w_200", 400, 267), Some(((200, 134), (200, 134))));
         assert_eq!(g("h_100", 400, 267), Some(((150, 100), (150, 100))));
+    }
+
+    #[test]
+    fn an_unturned_jpeg_rounds_from_the_seeds_prescaled_decode() {
+        let p = |s: &str, w, h| r(s).geometry(w, h, false, true).map(|g| g.scaled);
+        // The seed's own tests (f.jpg, example.jpg): 212x166 decoded, then 166 / 2.12.
+        assert_eq!(p("w_100", 424, 333), Some((100, 78)));
+        assert_eq!(g("w_100", 424, 333).map(|g| g.0), Some((100, 79)));
+        assert_eq!(p("w_100", 400, 267), Some((100, 67)));
+        // A factor of exactly 2 decodes at full size in sharp: no prescale.
+        assert_eq!(p("w_200", 400, 267), Some((200, 134)));
+        // Cover by the height: 212x166, then 212 / 1.66.
+        assert_eq!(p("m_fill,w_100,h_100", 424, 333), Some((128, 100)));
+        assert_eq!(g("m_fill,w_100,h_100", 424, 333).map(|g| g.0), Some((127, 100)));
     }
 
     #[test]
@@ -259,6 +298,6 @@ mod tests {
         assert_eq!(g("w_800,limit_0", 400, 200), Some(((800, 400), (800, 400))));
         assert_eq!(g("p_50", 400, 200), Some(((200, 100), (200, 100))));
         assert_eq!(g("p_200", 400, 200), Some(((800, 400), (800, 400))));
-        assert_eq!(r("p_200").geometry(400, 200, true), None);
+        assert_eq!(r("p_200").geometry(400, 200, true, false), None);
     }
 }
