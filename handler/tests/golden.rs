@@ -51,7 +51,8 @@ fn resize_rounds_the_missing_side_as_the_seed_does() {
     // The seed's f.jpg: 424x333 stored, EXIF orientation 7. Turned, it is 333x424 and rounds
     // from the full size (the seed turns before resizing); unturned, the seed decodes it at
     // 1/2 (212x166, rounded down) and rounds from that: 78, where the full size gives 79.
-    let stored = DynamicImage::ImageRgb8(RgbImage::from_fn(424, 333, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90])));
+    let stored =
+        DynamicImage::ImageRgb8(RgbImage::from_fn(424, 333, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90])));
     let jpeg = with_exif_orientation(&to_jpeg(&stored), 7);
     assert_eq!(dims(&decode(&run(&jpeg, "image/resize,w_100"))), (100, 127));
     assert_eq!(dims(&decode(&run(&jpeg, "image/resize,w_100/auto-orient,0"))), (100, 78));

@@ -61,41 +61,52 @@ pub fn decode(data: &[u8]) -> Result<Picture> {
     })
 }
 
-/// Decodes one AV1 item on this thread (no worker threads, no frame delay).
+/// Decodes one AV1 item.
 fn decode_av1(obus: impl AsRef<[u8]> + Send + Sync + 'static, max_pixels: u32) -> Result<dav1d::Picture> {
-    let fail = |e: dav1d::Error| bad("AVIF (AV1)", e);
+    let mut dec = av1_decoder(max_pixels).map_err(|e| bad("AVIF (AV1)", e))?;
+    let shown = av1_send(&mut dec, obus).map_err(|e| bad("AVIF (AV1)", e))?;
+    shown.into_iter().next().ok_or_else(|| bad("AVIF", "the AV1 data holds no complete frame"))
+}
+
+/// An AV1 decoder on this thread (no worker threads, no frame delay) that builds no frame
+/// of over `max_pixels`.
+pub(crate) fn av1_decoder(max_pixels: u32) -> std::result::Result<dav1d::Decoder, dav1d::Error> {
     let mut settings = dav1d::Settings::new();
     settings.set_n_threads(1);
     settings.set_max_frame_delay(1);
     settings.set_frame_size_limit(max_pixels);
-    let mut dec = dav1d::Decoder::with_settings(&settings).map_err(fail)?;
-    let mut pending = match dec.send_data(obus, None, None, None) {
-        Ok(()) => false,
-        Err(e) if e.is_again() => true,
-        Err(e) => return Err(fail(e)),
+    dav1d::Decoder::with_settings(&settings)
+}
+
+/// Sends one temporal unit and returns the frames it shows: with one thread and no frame
+/// delay, each comes out as soon as its data is in.
+pub(crate) fn av1_send(
+    dec: &mut dav1d::Decoder,
+    unit: impl AsRef<[u8]> + Send + Sync + 'static,
+) -> std::result::Result<Vec<dav1d::Picture>, dav1d::Error> {
+    let pending = |r: std::result::Result<(), dav1d::Error>| match r {
+        Ok(()) => Ok(false),
+        Err(e) if e.is_again() => Ok(true),
+        Err(e) => Err(e),
     };
-    // A still item is one temporal unit: a few rounds at most. The bound is only there so
+    let mut waiting = pending(dec.send_data(unit, None, None, None))?;
+    let mut shown = Vec::new();
+    // A temporal unit shows one frame: a few rounds at most. The bound is only there so
     // that no input can keep this loop going.
     for _ in 0..64 {
         match dec.get_picture() {
-            Ok(pic) => return Ok(pic),
-            Err(e) if e.is_again() && pending => {
-                pending = match dec.send_pending_data() {
-                    Ok(()) => false,
-                    Err(e) if e.is_again() => true,
-                    Err(e) => return Err(fail(e)),
-                };
-            }
-            Err(e) if e.is_again() => break,
-            Err(e) => return Err(fail(e)),
+            Ok(pic) => shown.push(pic),
+            Err(e) if e.is_again() && waiting => waiting = pending(dec.send_pending_data())?,
+            Err(e) if e.is_again() => return Ok(shown),
+            Err(e) => return Err(e),
         }
     }
-    Err(bad("AVIF", "the AV1 data holds no complete frame"))
+    Err(dav1d::Error::InvalidArgument)
 }
 
 /// 8-bit RGB (or RGBA with opaque alpha) from any layout and bit depth, with the colour
 /// matrix and range of the `colr` box if there is one, else of the AV1 sequence header.
-fn to_rgb(pic: &dav1d::Picture, colour: Option<(u16, bool)>, alpha: bool) -> Result<Vec<u8>> {
+pub(crate) fn to_rgb(pic: &dav1d::Picture, colour: Option<(u16, bool)>, alpha: bool) -> Result<Vec<u8>> {
     let (w, h) = (pic.width(), pic.height());
     let (mc, full) =
         colour.unwrap_or_else(|| (pic.matrix_coefficients() as u16, pic.color_range() == pixel::YUVRange::Full));
@@ -103,7 +114,7 @@ fn to_rgb(pic: &dav1d::Picture, colour: Option<(u16, bool)>, alpha: bool) -> Res
     let channels = if alpha { 4 } else { 3 };
     let stride = w * channels;
     let mut out = vec![0u8; stride as usize * h as usize];
-    let failed = |e: YuvError| bad("AVIF colour conversion", e);
+    let failed = |e: YuvError| bad("AV1 colour conversion", e);
     let layout = pic.pixel_layout();
     let y = Samples::of(pic, Component::Y);
     if layout == PixelLayout::I400 {
@@ -126,7 +137,7 @@ fn to_rgb(pic: &dav1d::Picture, colour: Option<(u16, bool)>, alpha: bool) -> Res
     let Some(matrix) = matrix(mc)? else {
         // Identity: the planes are G, B and R (AV1 allows it with 4:4:4 only).
         if layout != PixelLayout::I444 {
-            return Err(bad("AVIF", "an RGB (identity matrix) image must be 4:4:4"));
+            return Err(bad("AV1", "an RGB (identity matrix) image must be 4:4:4"));
         }
         let convert = if alpha { yuv::gbr_to_rgba } else { yuv::gbr_to_rgb };
         convert(&planes, &mut out, stride, range).map_err(failed)?;
@@ -161,7 +172,7 @@ fn matrix(code: u16) -> Result<Option<YuvStandardMatrix>> {
             return Err(ProcessError::new(
                 400,
                 "UnsupportedImage",
-                format!("AVIF with colour matrix {other} (H.273) cannot be processed"),
+                format!("AV1 with colour matrix {other} (H.273) cannot be processed"),
             ))
         }
     }))

@@ -3,7 +3,7 @@
 //! Decoders take a size hint so JPEG (DCT scaling) and WebP (scaled decode) never build
 //! a full-size bitmap for a small output. Orientation from EXIF is applied here, once.
 
-mod avif;
+pub(crate) mod avif;
 mod gif;
 mod jpeg;
 mod raster;

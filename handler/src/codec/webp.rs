@@ -106,7 +106,13 @@ fn decode_animated(data: &[u8], all_frames: bool) -> Result<Picture> {
     if frames.is_empty() {
         return Err(bad("WebP animation", "no frames"));
     }
-    Ok(Picture { frames, delays_ms, loop_count: anim.loop_count.min(u16::MAX as u32) as u16, logical_size: None, prescaled_rounding: false })
+    Ok(Picture {
+        frames,
+        delays_ms,
+        loop_count: anim.loop_count.min(u16::MAX as u32) as u16,
+        logical_size: None,
+        prescaled_rounding: false,
+    })
 }
 
 /// Lossy at `quality`; `Q_100` asks for lossless.

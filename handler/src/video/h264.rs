@@ -2,6 +2,7 @@
 //! samples (length-prefixed NAL units) in, one RGB picture out.
 
 use crate::error::{ProcessError, Result};
+use bytes::Bytes;
 use image::{DynamicImage, RgbImage};
 use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
@@ -9,7 +10,7 @@ use openh264::OpenH264API;
 
 /// Decodes `samples` (in decode order, from a sync sample) and returns the frame shown
 /// `rank`-th among those they output. `avc_config` is the track's `avcC` box content.
-pub fn decode_frame(avc_config: &[u8], samples: &[&[u8]], rank: usize) -> Result<DynamicImage> {
+pub fn decode_frame(avc_config: &[u8], samples: &[Bytes], rank: usize) -> Result<DynamicImage> {
     let (nal_length, parameter_sets) = parse_avcc(avc_config)?;
     // No flush after each sample: B-frames wait in the decoder's reorder buffer for the
     // references shown after them (flushing early breaks their decoding).

@@ -1,11 +1,12 @@
 //! Video snapshots, OSS's `video/snapshot,t_7000,f_jpg,w_800,h_0,m_fast,ar_auto`: one frame
-//! of an MP4/MOV's H.264 track as a JPEG or PNG, in process, without ffmpeg.
+//! of an MP4/MOV's H.264 or AV1 track as a JPEG or PNG, in process, without ffmpeg.
 //!
 //! A video is read in parts ([`Store::get_range`]): the box headers up to `moov`, the `moov`
 //! box, then only the samples from the keyframe before the asked time to the frame itself,
 //! so a 2 GB video costs a few MB of reads; the source byte limit counts the bytes read, not
 //! the object's size. The frame is then rotated, scaled and encoded by the image engine.
 
+mod av1;
 mod h264;
 pub mod mp4;
 
@@ -26,7 +27,8 @@ const MAX_BOXES: usize = 64;
 /// second. A video with rarer keyframes gets a clear 400 for times far from one.
 const MAX_SAMPLES: usize = 1_000;
 /// The decoder's buffers per pixel of a frame: up to 16 reference frames and the one being
-/// decoded in YUV 4:2:0 (1.5 bytes), and the RGB frame handed on (3 bytes).
+/// decoded in YUV 4:2:0 (1.5 bytes), and the RGB frame handed on (3 bytes). AV1 keeps 8
+/// references, of up to 3 bytes a pixel (10-bit 4:2:0): under the same figure.
 const DECODE_BYTES_PER_PIXEL: u64 = 17 * 3 / 2 + 3;
 
 /// A parsed `video/snapshot` process.
@@ -180,8 +182,13 @@ pub async fn fetch(store: &dyn Store, key: &str, s: &Snapshot, limits: &Limits) 
 
 /// Decodes the frame, then turns, scales and encodes it (CPU work: on the blocking pool).
 pub fn render(f: &Fetched, s: &Snapshot, limits: &Limits) -> Result<Processed> {
-    let samples: Vec<&[u8]> = f.samples.iter().map(|b| b.as_ref()).collect();
-    let frame = h264::decode_frame(&f.movie.avc_config, &samples, f.rank)?;
+    let frame = match &f.movie.codec {
+        mp4::Codec::H264(config) => h264::decode_frame(config, &f.samples, f.rank)?,
+        mp4::Codec::Av1(config) => {
+            let max_pixels = (f.movie.width as u64 * f.movie.height as u64).clamp(1, u32::MAX as u64) as u32;
+            av1::decode_frame(config, &f.samples, f.rank, max_pixels)?
+        }
+    };
     let plan = s.image_plan(f.movie.quarter_turns)?;
     engine::process_picture(Picture::still(frame), Source { format: s.format, quality: None }, &plan, limits)
 }

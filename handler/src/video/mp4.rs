@@ -43,11 +43,19 @@ pub struct Sample {
     pub sync: bool,
 }
 
+/// The video track's coding, with what its decoder is configured from.
+#[derive(Debug)]
+pub enum Codec {
+    /// `avcC`: the H.264 decoder configuration (parameter sets, NAL length size).
+    H264(Vec<u8>),
+    /// `av1C`'s configOBUs: a sequence header, or nothing (then it is in the samples).
+    Av1(Vec<u8>),
+}
+
 /// What a snapshot needs of the movie.
 #[derive(Debug)]
 pub struct Movie {
-    /// `avcC`: the H.264 decoder configuration (parameter sets, NAL length size).
-    pub avc_config: Vec<u8>,
+    pub codec: Codec,
     pub width: u32,
     pub height: u32,
     /// Clockwise quarter turns of the track's display matrix (0..=3).
@@ -70,18 +78,19 @@ pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
         Some(SampleEntry::Video(v)) => v,
         _ => return Err(not_a_video("its video track has no sample description")),
     };
-    let avc_config = match &video.codec_specific {
-        VideoCodecSpecific::AVCConfig(c) => c.to_vec(),
+    let codec = match &video.codec_specific {
+        VideoCodecSpecific::AVCConfig(c) => Codec::H264(c.to_vec()),
+        // The box's four bytes of fields, then configOBUs (AV1-ISOBMFF 2.3.3).
+        VideoCodecSpecific::AV1Config(c) => Codec::Av1(c.raw_config.get(4..).unwrap_or_default().to_vec()),
         other => {
             let name = match other {
-                VideoCodecSpecific::AV1Config(_) => "AV1",
                 VideoCodecSpecific::VPxConfig(_) => "VP8/VP9",
-                _ => "this codec",
+                _ => "this codec (HEVC, MPEG-4 Part 2, …)",
             };
             return Err(ProcessError::new(
                 400,
                 "UnsupportedVideo",
-                format!("video snapshots decode H.264 (avc1) only, not {name}"),
+                format!("video snapshots decode H.264 (avc1) and AV1 (av01), not {name}"),
             ));
         }
     };
@@ -116,7 +125,7 @@ pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
             _ => 0,
         }
     });
-    Ok(Movie { avc_config, width: video.width as u32, height: video.height as u32, quarter_turns, samples })
+    Ok(Movie { codec, width: video.width as u32, height: video.height as u32, quarter_turns, samples })
 }
 
 /// The samples to decode for the frame shown at `t_us` (the first shown at or after it, or

@@ -1,0 +1,32 @@
+//! AV1 frames with rav1d (the Rust port of dav1d the AVIF decoder already uses): MP4
+//! samples (temporal units of OBUs) in, one RGB picture out.
+
+use crate::codec::avif::{av1_decoder, av1_send, to_rgb};
+use crate::error::{ProcessError, Result};
+use bytes::Bytes;
+use image::{DynamicImage, RgbImage};
+
+/// Decodes `samples` (in decode order, from a sync sample) and returns the frame shown
+/// `rank`-th among those they show. `config_obus` are the `av1C` box's OBUs (a sequence
+/// header, if the muxer put one there), sent before the first sample; no frame may be
+/// larger than `max_pixels`.
+pub fn decode_frame(config_obus: &[u8], samples: &[Bytes], rank: usize, max_pixels: u32) -> Result<DynamicImage> {
+    let broken = |e: re_rav1d::Error| {
+        ProcessError::new(400, "InvalidVideo", format!("the video's AV1 stream cannot be decoded ({e})"))
+    };
+    let mut dec = av1_decoder(max_pixels).map_err(broken)?;
+    let mut shown = 0;
+    for (i, sample) in samples.iter().enumerate() {
+        let unit = if i == 0 { Bytes::from([config_obus, sample].concat()) } else { sample.clone() };
+        for pic in av1_send(&mut dec, unit).map_err(broken)? {
+            if shown == rank {
+                let (w, h) = (pic.width(), pic.height());
+                let rgb = to_rgb(&pic, None, false).map_err(|e| ProcessError::new(400, "InvalidVideo", e.message))?;
+                let img = RgbImage::from_raw(w, h, rgb).expect("w × h × 3 bytes");
+                return Ok(DynamicImage::ImageRgb8(img));
+            }
+            shown += 1;
+        }
+    }
+    Err(ProcessError::new(400, "InvalidVideo", "the video's frames at that time could not be decoded"))
+}
