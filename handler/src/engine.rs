@@ -80,10 +80,16 @@ pub struct Source {
     pub quality: Option<u8>,
 }
 
-/// Runs `plan`'s steps over an already decoded picture (a video frame) and encodes it.
-pub fn process_picture(pic: Picture, source: Source, plan: &Plan, limits: &Limits) -> Result<Processed> {
-    let deadline = Deadline::after(limits.timeout);
-    finish(pic, source, plan, limits, &|_| None, &deadline, Timings::default())
+/// Runs `plan`'s steps over an already decoded picture (a video frame) and encodes it,
+/// within the `deadline` its decoding started under.
+pub fn process_picture(
+    pic: Picture,
+    source: Source,
+    plan: &Plan,
+    limits: &Limits,
+    deadline: &Deadline,
+) -> Result<Processed> {
+    finish(pic, source, plan, limits, &|_| None, deadline, Timings::default())
 }
 
 /// The steps, then the encoder, within the limits.

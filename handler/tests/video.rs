@@ -174,6 +174,39 @@ impl<S: Store> Store for Counting<S> {
     }
 }
 
+/// `clip` with `bytes` written `at` bytes after the last `kind` in it: a box's type field in
+/// `moov`, at the end of these clips (the first `avc1` is a brand in `ftyp`).
+fn patched(clip: &[u8], kind: &[u8; 4], at: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut out = clip.to_vec();
+    let pos = out.windows(4).rposition(|w| w == kind).unwrap_or_else(|| panic!("no {kind:?} box"));
+    out[pos + at..pos + at + bytes.len()].copy_from_slice(bytes);
+    out
+}
+
+#[tokio::test]
+async fn hostile_indexes_and_parameter_sets_are_refused_before_decoding() {
+    let Some(dir) = clips() else { return };
+    let clip = std::fs::read(dir.join("clip.mp4")).unwrap();
+    // A chunk run of 4 billion samples: refused from the run, before a table is built.
+    let many = patched(&clip, b"stsc", 16, &u32::MAX.to_be_bytes());
+    // The sample entry says 160x120; the stream's SPS says 320x240 (the decoder would size
+    // its frames from the SPS, past the memory checked for the track).
+    let larger = patched(&patched(&clip, b"avc1", 28, &160u16.to_be_bytes()), b"avc1", 30, &120u16.to_be_bytes());
+    let hostile = std::env::temp_dir().join(format!("imgh-video-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&hostile).unwrap();
+    std::fs::write(hostile.join("many.mp4"), many).unwrap();
+    std::fs::write(hostile.join("larger.mp4"), larger).unwrap();
+    let store = DirStore::new(&hostile).unwrap();
+    let s = Snapshot::parse("video/snapshot,t_1000").unwrap().unwrap();
+    let limits = Limits::default();
+    let err = video::fetch(&store, "many.mp4", &s, &limits).await.err().expect("refused");
+    assert!((err.status, err.message.contains("samples")) == (400, true), "{err}");
+    let fetched = video::fetch(&store, "larger.mp4", &s, &limits).await.unwrap();
+    let err = video::render(&fetched, &s, &limits).err().expect("refused");
+    assert_eq!((err.status, err.code), (400, "InvalidVideo"), "{err}");
+    assert!(err.message.contains("320×240, larger than the track's 160×120"), "{err}");
+}
+
 #[tokio::test]
 async fn a_2_gb_video_costs_a_few_reads() {
     let Some(dir) = clips() else { return };

@@ -3,20 +3,29 @@
 
 use crate::codec::avif::{av1_decoder, av1_send, to_rgb};
 use crate::error::{ProcessError, Result};
+use crate::guard::Deadline;
 use bytes::Bytes;
 use image::{DynamicImage, RgbImage};
 
 /// Decodes `samples` (in decode order, from a sync sample) and returns the frame shown
 /// `rank`-th among those they show. `config_obus` are the `av1C` box's OBUs (a sequence
-/// header, if the muxer put one there), sent before the first sample; no frame may be
-/// larger than `max_pixels`.
-pub fn decode_frame(config_obus: &[u8], samples: &[Bytes], rank: usize, max_pixels: u32) -> Result<DynamicImage> {
+/// header, if the muxer put one there), sent before the first sample; no frame may have
+/// more pixels than the track's `size`.
+pub fn decode_frame(
+    config_obus: &[u8],
+    samples: &[Bytes],
+    rank: usize,
+    (w, h): (u32, u32),
+    deadline: &Deadline,
+) -> Result<DynamicImage> {
     let broken = |e: re_rav1d::Error| {
         ProcessError::new(400, "InvalidVideo", format!("the video's AV1 stream cannot be decoded ({e})"))
     };
+    let max_pixels = (u64::from(w) * u64::from(h)).clamp(1, u64::from(u32::MAX)) as u32;
     let mut dec = av1_decoder(max_pixels).map_err(broken)?;
     let mut shown = 0;
     for (i, sample) in samples.iter().enumerate() {
+        deadline.check()?;
         let unit = if i == 0 { Bytes::from([config_obus, sample].concat()) } else { sample.clone() };
         for pic in av1_send(&mut dec, unit).map_err(broken)? {
             if shown == rank {

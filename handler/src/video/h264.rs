@@ -2,16 +2,27 @@
 //! samples (length-prefixed NAL units) in, one RGB picture out.
 
 use crate::error::{ProcessError, Result};
+use crate::guard::Deadline;
 use bytes::Bytes;
+use h264_reader::nal::sps::{FrameMbsFlags, SeqParameterSet};
+use h264_reader::rbsp::{decode_nal, BitReader};
 use image::{DynamicImage, RgbImage};
 use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
 /// Decodes `samples` (in decode order, from a sync sample) and returns the frame shown
-/// `rank`-th among those they output. `avc_config` is the track's `avcC` box content.
-pub fn decode_frame(avc_config: &[u8], samples: &[Bytes], rank: usize) -> Result<DynamicImage> {
-    let (nal_length, parameter_sets) = parse_avcc(avc_config)?;
+/// `rank`-th among those they output. `avc_config` is the track's `avcC` box content; no
+/// sequence parameter set, there or in a sample, may be larger than the track's `size`
+/// (the size the decoder's memory was checked for).
+pub fn decode_frame(
+    avc_config: &[u8],
+    samples: &[Bytes],
+    rank: usize,
+    size: (u32, u32),
+    deadline: &Deadline,
+) -> Result<DynamicImage> {
+    let (nal_length, parameter_sets) = parse_avcc(avc_config, size)?;
     // No flush after each sample: B-frames wait in the decoder's reorder buffer for the
     // references shown after them (flushing early breaks their decoding).
     let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
@@ -19,7 +30,8 @@ pub fn decode_frame(avc_config: &[u8], samples: &[Bytes], rank: usize) -> Result
     decoder.decode(&parameter_sets).map_err(|e| broken(&e))?;
     let mut shown = 0;
     for sample in samples {
-        let annex_b = to_annex_b(sample, nal_length)?;
+        deadline.check()?;
+        let annex_b = to_annex_b(sample, nal_length, size)?;
         if let Some(frame) = decoder.decode(&annex_b).map_err(|e| broken(&e))? {
             if shown == rank {
                 return Ok(to_rgb(&frame));
@@ -37,7 +49,7 @@ pub fn decode_frame(avc_config: &[u8], samples: &[Bytes], rank: usize) -> Result
 }
 
 /// The NAL length size and the parameter sets (SPS, PPS) in Annex B form.
-fn parse_avcc(c: &[u8]) -> Result<(usize, Vec<u8>)> {
+fn parse_avcc(c: &[u8], size: (u32, u32)) -> Result<(usize, Vec<u8>)> {
     let bad = || ProcessError::new(400, "InvalidVideo", "the video's H.264 configuration (avcC) is malformed");
     let nal_length = (*c.get(4).ok_or_else(bad)? & 3) as usize + 1;
     let mut out = Vec::new();
@@ -48,8 +60,10 @@ fn parse_avcc(c: &[u8]) -> Result<(usize, Vec<u8>)> {
         for _ in 0..count {
             let len = u16::from_be_bytes([*c.get(at).ok_or_else(bad)?, *c.get(at + 1).ok_or_else(bad)?]) as usize;
             at += 2;
+            let nal = c.get(at..at + len).ok_or_else(bad)?;
+            check_sps(nal, size)?;
             out.extend_from_slice(&[0, 0, 0, 1]);
-            out.extend_from_slice(c.get(at..at + len).ok_or_else(bad)?);
+            out.extend_from_slice(nal);
             at += len;
         }
     }
@@ -57,7 +71,7 @@ fn parse_avcc(c: &[u8]) -> Result<(usize, Vec<u8>)> {
 }
 
 /// Length-prefixed NAL units → start-code-prefixed ones.
-fn to_annex_b(sample: &[u8], nal_length: usize) -> Result<Vec<u8>> {
+fn to_annex_b(sample: &[u8], nal_length: usize, size: (u32, u32)) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(sample.len() + 16);
     let mut at = 0;
     while at + nal_length <= sample.len() {
@@ -66,11 +80,36 @@ fn to_annex_b(sample: &[u8], nal_length: usize) -> Result<Vec<u8>> {
         let nal = sample
             .get(at..at + len)
             .ok_or_else(|| ProcessError::new(400, "InvalidVideo", "a video sample is cut short"))?;
+        check_sps(nal, size)?;
         out.extend_from_slice(&[0, 0, 0, 1]);
         out.extend_from_slice(nal);
         at += len;
     }
     Ok(out)
+}
+
+/// Refuses a sequence parameter set (NAL unit type 7) whose pictures are larger than the
+/// track says, or that cannot be read: OpenH264 would size its frames from it.
+fn check_sps(nal: &[u8], (w, h): (u32, u32)) -> Result<()> {
+    if nal.first().map(|b| b & 0x1f) != Some(7) {
+        return Ok(());
+    }
+    let bad = |why: String| ProcessError::new(400, "InvalidVideo", format!("the video's H.264 {why}"));
+    let rbsp = decode_nal(nal).map_err(|e| bad(format!("parameter set cannot be read ({e})")))?;
+    let sps = SeqParameterSet::from_bits(BitReader::new(&rbsp[..]))
+        .map_err(|e| bad(format!("parameter set cannot be read ({e:?})")))?;
+    // The coded size, in whole macroblocks (of two rows' height for field pictures), before
+    // the cropping that takes it down to the shown size.
+    let rows = match sps.frame_mbs_flags {
+        FrameMbsFlags::Frames => 16,
+        FrameMbsFlags::Fields { .. } => 32,
+    };
+    let sw = (u64::from(sps.pic_width_in_mbs_minus1) + 1) * 16;
+    let sh = (u64::from(sps.pic_height_in_map_units_minus1) + 1) * rows;
+    if sw > u64::from(w.div_ceil(16) * 16) || sh > u64::from(h.div_ceil(rows as u32) * rows as u32) {
+        return Err(bad(format!("pictures are {sw}×{sh}, larger than the track's {w}×{h}")));
+    }
+    Ok(())
 }
 
 fn to_rgb(frame: &DecodedYUV<'_>) -> DynamicImage {

@@ -13,7 +13,7 @@ pub mod mp4;
 use crate::codec::Format;
 use crate::engine::{self, Processed, Source};
 use crate::error::{ProcessError, Result};
-use crate::guard::Limits;
+use crate::guard::{Deadline, Limits};
 use crate::picture::Picture;
 use crate::process::{self, Plan};
 use crate::store::Store;
@@ -182,15 +182,15 @@ pub async fn fetch(store: &dyn Store, key: &str, s: &Snapshot, limits: &Limits) 
 
 /// Decodes the frame, then turns, scales and encodes it (CPU work: on the blocking pool).
 pub fn render(f: &Fetched, s: &Snapshot, limits: &Limits) -> Result<Processed> {
+    let deadline = Deadline::after(limits.timeout);
+    let size = (f.movie.width, f.movie.height);
     let frame = match &f.movie.codec {
-        mp4::Codec::H264(config) => h264::decode_frame(config, &f.samples, f.rank)?,
-        mp4::Codec::Av1(config) => {
-            let max_pixels = (f.movie.width as u64 * f.movie.height as u64).clamp(1, u32::MAX as u64) as u32;
-            av1::decode_frame(config, &f.samples, f.rank, max_pixels)?
-        }
+        mp4::Codec::H264(config) => h264::decode_frame(config, &f.samples, f.rank, size, &deadline)?,
+        mp4::Codec::Av1(config) => av1::decode_frame(config, &f.samples, f.rank, size, &deadline)?,
     };
     let plan = s.image_plan(f.movie.quarter_turns)?;
-    engine::process_picture(Picture::still(frame), Source { format: s.format, quality: None }, &plan, limits)
+    let source = Source { format: s.format, quality: None };
+    engine::process_picture(Picture::still(frame), source, &plan, limits, &deadline)
 }
 
 /// Ranged reads of one object, counted against a byte budget.

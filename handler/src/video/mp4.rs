@@ -3,7 +3,12 @@
 
 use crate::error::{ProcessError, Result};
 use mp4parse::unstable::{create_sample_table, CheckedInteger};
-use mp4parse::{SampleEntry, TrackType, VideoCodecSpecific};
+use mp4parse::{SampleEntry, Track, TrackType, VideoCodecSpecific};
+
+/// Samples a track's index may list: over 9 hours at 30 frames a second. The sample table
+/// costs about 80 bytes a sample, and a constant-size `stsz` lets a `moov` of a few hundred
+/// bytes declare billions.
+const MAX_INDEXED_SAMPLES: u64 = 1_000_000;
 
 /// A top-level box: its start and length in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +105,12 @@ pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
     }
     // The edit list's start: composition times before it are not shown (a B-frame stream's delay).
     let media_time = track.media_time.map_or(0, |t| t.0.min(i64::MAX as u64) as i64);
+    let count = indexed_samples(track);
+    if count > MAX_INDEXED_SAMPLES {
+        return Err(ProcessError::too_large(format!(
+            "the video's index lists {count} samples; snapshots read videos of at most {MAX_INDEXED_SAMPLES}"
+        )));
+    }
     let table = create_sample_table(track, CheckedInteger(0)).ok_or_else(|| not_a_video("it has no sample table"))?;
     let samples = table
         .iter()
@@ -126,6 +137,24 @@ pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
         }
     });
     Ok(Movie { codec, width: video.width as u32, height: video.height as u32, quarter_turns, samples })
+}
+
+/// At least as many samples as `create_sample_table` lists, from the chunk runs alone
+/// (`stsc` over `stco`'s chunks), before it allocates one entry a sample.
+fn indexed_samples(track: &Track) -> u64 {
+    let (Some(stsc), Some(stco)) = (&track.stsc, &track.stco) else { return 0 };
+    let runs = &stsc.samples;
+    let mut chunks_left = stco.offsets.len() as u64;
+    let mut total = 0u64;
+    for (i, run) in runs.iter().enumerate() {
+        let chunks = runs
+            .get(i + 1)
+            .map_or(chunks_left, |next| u64::from(next.first_chunk).saturating_sub(u64::from(run.first_chunk)));
+        let chunks = chunks.min(chunks_left);
+        chunks_left -= chunks;
+        total = total.saturating_add(chunks.saturating_mul(u64::from(run.samples_per_chunk)));
+    }
+    total
 }
 
 /// The samples to decode for the frame shown at `t_us` (the first shown at or after it, or
