@@ -202,7 +202,7 @@ async fn hostile_indexes_and_parameter_sets_are_refused_before_decoding() {
     let err = video::fetch(&store, "many.mp4", &s, &limits).await.err().expect("refused");
     assert!((err.status, err.message.contains("samples")) == (400, true), "{err}");
     let fetched = video::fetch(&store, "larger.mp4", &s, &limits).await.unwrap();
-    let err = video::render(&fetched, &s, &limits).err().expect("refused");
+    let err = video::render(&fetched, &s, &limits).expect_err("refused");
     assert_eq!((err.status, err.code), (400, "InvalidVideo"), "{err}");
     assert!(err.message.contains("320×240, larger than the track's 160×120"), "{err}");
 }
