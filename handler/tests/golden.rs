@@ -711,3 +711,87 @@ fn avif_layouts_matrices_and_ranges() {
         assert!(close(r, [40, 70, 200, 128], 10), "{name}: right {r:?}");
     }
 }
+
+/// An ICC v2 display profile of matrix/TRC form: `colorants` (D50-adapted XYZ of red, green
+/// and blue) and one gamma for the three curves.
+fn icc_profile(colorants: [[f64; 3]; 3], gamma: f64) -> Vec<u8> {
+    let s15 = |v: f64| ((v * 65536.0).round() as i32).to_be_bytes();
+    let xyz = |c: [f64; 3]| [&b"XYZ \0\0\0\0"[..], &s15(c[0]), &s15(c[1]), &s15(c[2])].concat();
+    let curv = [&b"curv\0\0\0\0\0\0\0\x01"[..], &((gamma * 256.0).round() as u16).to_be_bytes(), &[0, 0]].concat();
+    let d50 = [0.9642, 1.0, 0.8249];
+    let tags: Vec<(&[u8; 4], Vec<u8>)> = vec![
+        (b"wtpt", xyz(d50)),
+        (b"rXYZ", xyz(colorants[0])),
+        (b"gXYZ", xyz(colorants[1])),
+        (b"bXYZ", xyz(colorants[2])),
+        (b"rTRC", curv.clone()),
+        (b"gTRC", curv.clone()),
+        (b"bTRC", curv),
+    ];
+    let mut header = vec![0u8; 128];
+    header[8..12].copy_from_slice(&[2, 0x10, 0, 0]);
+    header[12..24].copy_from_slice(b"mntrRGB XYZ ");
+    header[36..40].copy_from_slice(b"acsp");
+    for (i, v) in d50.iter().enumerate() {
+        header[68 + 4 * i..72 + 4 * i].copy_from_slice(&s15(*v));
+    }
+    let mut table = (tags.len() as u32).to_be_bytes().to_vec();
+    let mut data = Vec::new();
+    let base = 128 + 4 + 12 * tags.len();
+    for (sig, body) in &tags {
+        table.extend_from_slice(*sig);
+        table.extend_from_slice(&((base + data.len()) as u32).to_be_bytes());
+        table.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        data.extend_from_slice(body);
+    }
+    let mut icc = [header, table, data].concat();
+    let len = (icc.len() as u32).to_be_bytes();
+    icc[0..4].copy_from_slice(&len);
+    icc
+}
+
+#[test]
+fn embedded_colour_profiles_are_converted_to_srgb() {
+    // Adobe RGB (1998): its D50-adapted colorants and gamma 563/256, as in Adobe's profile.
+    let adobe = [[0.60974, 0.31111, 0.01947], [0.20528, 0.62567, 0.06087], [0.14919, 0.06322, 0.74457]];
+    let icc = icc_profile(adobe, 563.0 / 256.0);
+    // The same colour by the formulas: Adobe RGB → XYZ (D50) → linear sRGB (the inverse of
+    // sRGB's D50-adapted colorants) → the sRGB curve.
+    let srgb_from_xyz = [[3.1339, -1.6169, -0.4906], [-0.9785, 1.9160, 0.0333], [0.0720, -0.2290, 1.4057]];
+    let expected = |c: [u8; 3]| {
+        let lin = c.map(|v| (v as f64 / 255.0).powf(563.0 / 256.0));
+        let xyz: [f64; 3] = std::array::from_fn(|i| (0..3).map(|j| adobe[j][i] * lin[j]).sum());
+        std::array::from_fn::<u8, 3, _>(|i| {
+            let l = (0..3).map(|j| srgb_from_xyz[i][j] * xyz[j]).sum::<f64>().clamp(0.0, 1.0);
+            let v = if l <= 0.0031308 { 12.92 * l } else { 1.055 * l.powf(1.0 / 2.4) - 0.055 };
+            (v * 255.0).round() as u8
+        })
+    };
+    let patches: [[u8; 3]; 4] = [[60, 160, 90], [200, 120, 40], [90, 110, 200], [128, 128, 128]];
+    let img = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 16, |x, _| Rgb(patches[x as usize / 16])));
+    let png = {
+        use image::ImageEncoder;
+        let mut out = Vec::new();
+        let mut enc = image::codecs::png::PngEncoder::new(&mut out);
+        enc.set_icc_profile(icc.clone()).unwrap();
+        enc.write_image(img.as_bytes(), 64, 16, image::ExtendedColorType::Rgb8).unwrap();
+        out
+    };
+    // The profile as JPEG carries it: APP2 "ICC_PROFILE\0", sequence 1 of 1, after SOI.
+    let jpeg = {
+        let plain = to_jpeg(&img);
+        let app2 = [&b"ICC_PROFILE\0\x01\x01"[..], &icc].concat();
+        [&plain[..2], &[0xFF, 0xE2], &((app2.len() + 2) as u16).to_be_bytes(), &app2, &plain[2..]].concat()
+    };
+    for (name, source, tolerance) in [("png", png, 2), ("jpeg", jpeg, 4)] {
+        let out = decode(&run(&source, "image/format,png"));
+        for (i, patch) in patches.iter().enumerate() {
+            let got = rgba(&out, i as u32 * 16 + 8, 8);
+            let want = expected(*patch);
+            let off = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap();
+            assert!(off <= tolerance, "{name} {patch:?}: {got:?}, want {want:?}");
+        }
+        // Green moves far in the conversion: the profile was applied, not dropped.
+        assert!(rgba(&out, 8, 8)[0] < 40, "{name}: {:?}", rgba(&out, 8, 8));
+    }
+}

@@ -322,7 +322,7 @@ fn luma_table(data: &[u8]) -> Option<[u32; 64]> {
 }
 
 /// The marker segments before the first scan: (marker, payload after the length).
-fn segments(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+pub(super) fn segments(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
     let mut i = 2;
     std::iter::from_fn(move || {
         while i + 4 <= data.len() && data[i] == 0xFF {

@@ -5,6 +5,7 @@
 
 pub(crate) mod avif;
 mod gif;
+mod icc;
 mod jpeg;
 mod raster;
 mod webp;
@@ -203,6 +204,9 @@ pub fn decode(data: &[u8], header: &Header, opts: DecodeOptions) -> Result<Pictu
         Format::Avif => avif::decode(data)?,
         Format::Png | Format::Bmp | Format::Tiff => raster::decode(data, header.format)?,
     };
+    if let Some(profile) = icc::embedded(data, header.format) {
+        icc::to_srgb(&mut pic, &profile);
+    }
     if orient {
         if let Some(o) = Orientation::from_exif(header.orientation) {
             for f in &mut pic.frames {
