@@ -1,4 +1,4 @@
-//! `watermark`: text (with the bundled font), another stored image, or both side by side
+//! `watermark`: text (with the bundled fonts), another stored image, or both side by side
 //! (OSS's mixed mark: `order`, `align`, `interval`), placed by gravity and offset, at an
 //! opacity, optionally tiled.
 
@@ -10,8 +10,12 @@ use crate::picture::Picture;
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use image::{DynamicImage, Rgba, RgbaImage};
 
-/// DejaVu Sans (free licence, see `assets/`), used for every `type`.
-const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+/// The fonts text is drawn with, for every `type`, in order: a character takes the first
+/// that has it. DejaVu Sans (Latin, Greek, Cyrillic, symbols), then WenQuanYi Micro Hei cut
+/// to GB2312's characters (Chinese, kana, full-width forms), as OSS draws Chinese by
+/// default. Licences and how the cut was made: `assets/FONTS.md`.
+const FONTS: [&[u8]; 2] =
+    [include_bytes!("../../assets/DejaVuSans.ttf"), include_bytes!("../../assets/WenQuanYiMicroHei-GB2312.ttf")];
 
 /// The longest text OSS takes, in characters once decoded (its error 0040-00000259).
 pub const MAX_TEXT_CHARS: usize = 64;
@@ -273,8 +277,9 @@ fn tiles(w: u32, h: u32, mark: &RgbaImage) -> impl Iterator<Item = (i64, i64)> {
 
 /// One line of text laid out (glyphs placed, canvas sized) before anything is drawn.
 struct TextLine {
-    font: FontRef<'static>,
-    glyphs: Vec<ab_glyph::Glyph>,
+    fonts: Vec<FontRef<'static>>,
+    /// Each glyph with the index of its font.
+    glyphs: Vec<(usize, ab_glyph::Glyph)>,
     /// The drop shadow's offset, 0 without one.
     offset: u32,
     size: (u32, u32),
@@ -282,24 +287,38 @@ struct TextLine {
 
 impl TextLine {
     fn lay_out(text: &str, size: u32, shadow: u32) -> Self {
-        let font = FontRef::try_from_slice(FONT).expect("the bundled font parses");
-        let scaled = font.as_scaled(PxScale::from(size as f32));
-        let mut glyphs = Vec::new();
+        let fonts: Vec<FontRef<'static>> =
+            FONTS.iter().map(|f| FontRef::try_from_slice(f).expect("the bundled fonts parse")).collect();
+        let scale = PxScale::from(size as f32);
+        let scaled: Vec<_> = fonts.iter().map(|f| f.as_scaled(scale)).collect();
+        // Each character from the first font that has it, else the first font's missing-glyph box.
+        let picked: Vec<(usize, ab_glyph::GlyphId)> = text
+            .chars()
+            .filter(|c| !c.is_control())
+            .map(|c| {
+                let mut found = scaled.iter().map(|f| f.glyph_id(c)).enumerate().filter(|(_, id)| id.0 != 0);
+                found.next().unwrap_or((0, scaled[0].glyph_id(c)))
+            })
+            .collect();
+        // One baseline, below the highest ascent of the fonts the line uses.
+        let used = |i: &usize| picked.is_empty() && *i == 0 || picked.iter().any(|(p, _)| p == i);
+        let ascent = (0..fonts.len()).filter(used).map(|i| scaled[i].ascent()).fold(0.0, f32::max);
+        let descent = (0..fonts.len()).filter(used).map(|i| scaled[i].descent()).fold(0.0, f32::min);
+        let mut glyphs = Vec::with_capacity(picked.len());
         let mut caret = 0.0f32;
-        let mut prev = None;
-        for c in text.chars().filter(|c| !c.is_control()) {
-            let id = scaled.glyph_id(c);
-            if let Some(p) = prev {
-                caret += scaled.kern(p, id);
+        let mut prev: Option<(usize, ab_glyph::GlyphId)> = None;
+        for (i, id) in picked {
+            if let Some((pi, pid)) = prev.filter(|(pi, _)| *pi == i) {
+                caret += scaled[pi].kern(pid, id);
             }
-            glyphs.push(id.with_scale_and_position(scaled.scale(), point(caret, scaled.ascent())));
-            caret += scaled.h_advance(id);
-            prev = Some(id);
+            glyphs.push((i, id.with_scale_and_position(scale, point(caret, ascent))));
+            caret += scaled[i].h_advance(id);
+            prev = Some((i, id));
         }
         let offset = if shadow > 0 { (size / 20).max(1) } else { 0 };
         let width = (caret.ceil() as u32).max(1) + offset;
-        let height = (scaled.height().ceil() as u32).max(1) + offset;
-        Self { font, glyphs, offset, size: (width, height) }
+        let height = ((ascent - descent).ceil() as u32).max(1) + offset;
+        Self { fonts, glyphs, offset, size: (width, height) }
     }
 
     /// The line in `color`, with a drop shadow of `shadow` percent opacity.
@@ -308,8 +327,8 @@ impl TextLine {
         let mut img = RgbaImage::new(width, height);
         let layers: &[(u32, [u8; 3], u32)] = &[(self.offset, [0, 0, 0], shadow * 255 / 100), (0, [r, g, b], 255)];
         for &(shift, rgb, alpha) in layers.iter().filter(|l| l.2 > 0) {
-            for glyph in &self.glyphs {
-                let Some(outlined) = self.font.outline_glyph(glyph.clone()) else {
+            for (font, glyph) in &self.glyphs {
+                let Some(outlined) = self.fonts[*font].outline_glyph(glyph.clone()) else {
                     continue;
                 };
                 let bounds = outlined.px_bounds();
@@ -392,5 +411,21 @@ mod tests {
         let img = TextLine::lay_out("Hello", 40, 50).draw([255, 0, 0], 50);
         assert!(img.width() > 60 && img.height() >= 40);
         assert!(img.pixels().any(|p| p.0 == [255, 0, 0, 255]));
+    }
+
+    #[test]
+    fn chinese_text_draws_its_own_glyphs_on_one_baseline() {
+        let draw = |text: &str| TextLine::lay_out(text, 40, 0).draw([0, 0, 0], 0);
+        let ink = |img: &RgbaImage| img.pixels().filter(|p| p.0[3] > 128).count();
+        // Two characters DejaVu lacks: with no fallback both would be the same missing-glyph box.
+        let (zhong, guo) = (draw("中"), draw("国"));
+        assert_ne!(zhong.as_raw(), guo.as_raw());
+        assert_ne!(zhong.as_raw(), draw("\u{E000}").as_raw(), "a private-use character has no glyph anywhere");
+        assert!(ink(&zhong) > 100 && ink(&guo) > 100);
+        // Latin text keeps DejaVu's own height; mixed text is as tall as its tallest font needs.
+        assert_eq!(draw("Hello").height(), TextLine::lay_out("Hello", 40, 0).size.1);
+        let mixed = draw("Hello 世界");
+        assert!(mixed.width() > draw("Hello").width() + 60, "{}", mixed.width());
+        assert!(mixed.height() >= zhong.height().max(draw("Hello").height()));
     }
 }
