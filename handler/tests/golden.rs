@@ -93,10 +93,14 @@ fn crop_is_pixel_exact_on_png() {
     for (x, y) in [(0, 0), (79, 59), (40, 30)] {
         assert_eq!(rgba(&out, x, y), rgba(&orig, 100 + x, 50 + y));
     }
-    // Gravity: the se cell starts at (2·round(600/3), 2·round(450/3)) = (400, 300).
-    let out = decode(&run(&src, "image/crop,g_se,x_10,y_10"));
+    // Gravity as OSS documents it: se puts a 200x150 rectangle against the corner (400, 300),
+    // then the offset moves it on and the edge cuts it.
+    let out = decode(&run(&src, "image/crop,g_se,w_200,h_150,x_10,y_10"));
     assert_eq!(dims(&out), (190, 140));
     assert_eq!(rgba(&out, 0, 0), rgba(&orig, 410, 310));
+    // center: (600/2 - 80/2, 450/2 - 60/2).
+    let out = decode(&run(&src, "image/crop,g_center,w_80,h_60"));
+    assert_eq!(rgba(&out, 0, 0), rgba(&orig, 260, 195));
     // w/h past the edge are clamped.
     assert_eq!(dims(&decode(&run(&src, "image/crop,x_500,w_500,h_10"))), (100, 10));
 }

@@ -1,4 +1,4 @@
-//! `crop`: a rectangle placed by gravity (a 3×3 grid) plus an offset.
+//! `crop`: a rectangle anchored by gravity (one of nine places) plus an offset.
 
 use super::{params::Params, Footprint, PixelStep, StepContext};
 use crate::error::{ProcessError, Result};
@@ -98,10 +98,18 @@ impl Crop {
     }
 
     /// The rectangle (x, y, w, h) within a `iw`×`ih` image.
+    /// OSS's origins (its custom-crop page, "srcW/2 - w/2, 0" for `north`, "srcW - w,
+    /// srcH - h" for `se`, …): the rectangle against the edge or centred on the axis, then
+    /// moved by the offset. (The seed instead starts at a corner of a 3×3 grid's cell; where
+    /// the two differ, OSS's documentation is what this follows.)
     pub fn rect(&self, iw: u32, ih: u32) -> Result<Rect> {
-        let third = |v: u32| (v as f64 / 3.0).round() as u32;
-        let x = third(iw) * self.g.0 + self.x;
-        let y = third(ih) * self.g.1 + self.y;
+        let anchor = |cell: u32, image: u32, size: u32| match cell {
+            0 => 0,
+            1 => (image / 2).saturating_sub(size / 2),
+            _ => image.saturating_sub(size),
+        };
+        let x = anchor(self.g.0, iw, self.w.unwrap_or(iw)) + self.x;
+        let y = anchor(self.g.1, ih, self.h.unwrap_or(ih)) + self.y;
         if x >= iw || y >= ih {
             return Err(ProcessError::invalid(format!("crop: the origin ({x}, {y}) is outside the {iw}x{ih} image")));
         }
@@ -120,10 +128,16 @@ mod tests {
     }
 
     #[test]
-    fn gravity_moves_the_origin_by_thirds() {
+    fn gravity_anchors_the_rectangle_as_oss_documents() {
         assert_eq!(rect("w_100,h_100", 400, 300).unwrap(), (0, 0, 100, 100));
-        assert_eq!(rect("w_100,h_100,g_center", 400, 300).unwrap(), (133, 100, 100, 100));
-        assert_eq!(rect("w_100,h_100,g_se,x_10,y_10", 400, 300).unwrap(), (276, 210, 100, 90));
+        assert_eq!(rect("w_100,h_100,g_center", 400, 300).unwrap(), (150, 100, 100, 100));
+        assert_eq!(rect("w_100,h_100,g_north", 400, 300).unwrap(), (150, 0, 100, 100));
+        assert_eq!(rect("w_100,h_100,g_se", 400, 300).unwrap(), (300, 200, 100, 100));
+        assert_eq!(rect("w_100,h_80,g_east", 400, 300).unwrap(), (300, 110, 100, 80));
+        // The offset moves it on; what passes the edge is cut off.
+        assert_eq!(rect("w_100,h_100,g_se,x_10,y_10", 400, 300).unwrap(), (310, 210, 90, 90));
+        // Without a size the rectangle is the whole image, so every anchor is the corner.
+        assert_eq!(rect("g_se,x_100,y_50", 400, 300).unwrap(), (100, 50, 300, 250));
         assert_eq!(rect("x_100,y_50", 400, 300).unwrap(), (100, 50, 300, 250));
     }
 
