@@ -5,7 +5,8 @@
 //! prefix, a few at once, under a progress bar: an output that exists already is skipped
 //! unless `--force`, so an interrupted run picks up where it stopped. A destination is
 //! never the source. Watermark images are read once a run, from beside the source: the
-//! same bucket, or the current directory for local files.
+//! same bucket, or the current directory for local files. A `video/snapshot,…` process
+//! reads the video in ranges, as the handler does.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use imgh_handler::engine::{self, Processed};
 use imgh_handler::guard::Limits;
 use imgh_handler::process::{self as oss, Plan};
+use imgh_handler::store::{DirStore, S3Store, Store};
+use imgh_handler::video::{self, Snapshot};
 
 use crate::aws::{Aws, SdkResultExt, Session};
 use crate::config::GlobalArgs;
@@ -148,35 +151,55 @@ struct Job {
     dst: Location,
 }
 
-/// What every job of a run shares: the plan, and the watermark images it names, read once.
+/// What a process makes of each source.
+enum Recipe {
+    Image(Plan),
+    Snapshot(Snapshot),
+}
+
+impl Recipe {
+    fn parse(text: &str) -> Result<Self> {
+        let fail = |e: imgh_handler::error::ProcessError| anyhow::anyhow!("process {text:?}: {}", e.message);
+        Ok(match Snapshot::parse(text).map_err(fail)? {
+            Some(s) => Recipe::Snapshot(s),
+            None => Recipe::Image(oss::parse(text).map_err(fail)?),
+        })
+    }
+}
+
+/// What every job of a run shares: the recipe, and the watermark images it names, read once.
 struct Work {
-    plan: Plan,
+    recipe: Recipe,
     assets: HashMap<String, Vec<u8>>,
 }
 
 impl Work {
     /// Reads the watermark images from beside `source` (its bucket, or the current directory).
-    async fn prepare(aws: Option<&Aws>, plan: Plan, source: &Location) -> Result<Arc<Self>> {
+    async fn prepare(aws: Option<&Aws>, recipe: Recipe, source: &Location) -> Result<Arc<Self>> {
         let mut assets = HashMap::new();
-        for key in plan.watermark_keys() {
+        let keys = match &recipe {
+            Recipe::Image(plan) => plan.watermark_keys().collect(),
+            Recipe::Snapshot(_) => vec![],
+        };
+        for key in keys {
             let bytes =
                 source.sibling(key).read(aws, Limits::default().max_source_bytes).await.context("watermark image")?;
             assets.insert(key.to_string(), bytes);
         }
-        Ok(Arc::new(Work { plan, assets }))
+        Ok(Arc::new(Work { recipe, assets }))
     }
 }
 
 /// How one job ended.
 enum Done {
-    Written { bytes_in: usize, bytes_out: usize },
+    Written { bytes_in: u64, bytes_out: usize },
     Skipped,
 }
 
 impl Process {
     pub fn run(self, global: &GlobalArgs) -> Result<()> {
         let process = self.process_text()?;
-        let plan = oss::parse(process).map_err(|e| anyhow::anyhow!("process {process:?}: {}", e.message))?;
+        let plan = Recipe::parse(process)?;
         let batch = self.prefix.is_some();
         let locations = self.locations()?;
         if !batch && !locations.iter().any(Location::is_s3) {
@@ -209,7 +232,7 @@ impl Process {
     }
 
     /// SRC PROCESS DST.
-    async fn one(aws: Option<&Aws>, plan: Plan, locations: Vec<Location>) -> Result<()> {
+    async fn one(aws: Option<&Aws>, plan: Recipe, locations: Vec<Location>) -> Result<()> {
         let [src, dst] = <[Location; 2]>::try_from(locations).map_err(|_| anyhow::anyhow!("give SRC PROCESS DST"))?;
         if src == dst {
             bail!("{dst} is the source: write the result somewhere else");
@@ -223,7 +246,7 @@ impl Process {
     }
 
     /// --prefix … --to …: every object under the prefix, `concurrency` at once.
-    async fn all(&self, aws: &Aws, plan: Plan) -> Result<()> {
+    async fn all(&self, aws: &Aws, plan: Recipe) -> Result<()> {
         let (from, to) = (self.prefix.as_deref().unwrap_or_default(), self.to.as_deref().unwrap_or_default());
         let (Location::S3 { bucket, key: prefix }, Location::S3 { bucket: to_bucket, key: to_prefix }) =
             (Location::parse(from)?, Location::parse(to)?)
@@ -254,14 +277,14 @@ impl Process {
                 (name, run_job(Some(&aws), &work, job, force).await)
             });
         }
-        let (mut written, mut skipped, mut bytes) = (0usize, 0usize, (0usize, 0usize));
+        let (mut written, mut skipped, mut bytes) = (0usize, 0usize, (0u64, 0u64));
         let mut failed: Vec<(String, String)> = vec![];
         while let Some(joined) = jobs.join_next().await {
             let (name, result) = joined.context("a processing task stopped")?;
             match result {
                 Ok(Done::Written { bytes_in, bytes_out }) => {
                     written += 1;
-                    bytes = (bytes.0 + bytes_in, bytes.1 + bytes_out);
+                    bytes = (bytes.0 + bytes_in, bytes.1 + bytes_out as u64);
                 }
                 Ok(Done::Skipped) => skipped += 1,
                 Err(e) => failed.push((name.clone(), format!("{e:#}"))),
@@ -325,17 +348,41 @@ async fn run_job(aws: Option<&Aws>, work: &Arc<Work>, job: Job, force: bool) -> 
         return Ok(Done::Skipped);
     }
     let limits = Limits::default();
-    let source = job.src.read(aws, limits.max_source_bytes).await?;
-    let bytes_in = source.len();
+    let failed = |e: imgh_handler::error::ProcessError| anyhow::anyhow!("{} {}: {}", e.status, e.code, e.message);
     let work = work.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let lookup = |k: &str| work.assets.get(k).map(Vec::as_slice);
-        engine::catch_panics(|| engine::process(&source, &work.plan, &limits, &lookup))
-    })
-    .await
-    .context("the engine stopped")?
-    .map_err(|e| anyhow::anyhow!("{} {}: {}", e.status, e.code, e.message))
-    .with_context(|| format!("cannot process {}", job.src))?;
+    let (bytes_in, out) = match &work.recipe {
+        Recipe::Image(_) => {
+            let source = job.src.read(aws, limits.max_source_bytes).await?;
+            let read = source.len() as u64;
+            let out = tokio::task::spawn_blocking(move || {
+                let Recipe::Image(plan) = &work.recipe else { unreachable!("an image recipe") };
+                let lookup = |k: &str| work.assets.get(k).map(Vec::as_slice);
+                engine::catch_panics(|| engine::process(&source, plan, &limits, &lookup))
+            });
+            (read, out.await.context("the engine stopped")?)
+        }
+        Recipe::Snapshot(s) => {
+            let (store, key): (Box<dyn Store>, String) = match &job.src {
+                Location::File(path) => {
+                    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                    let name = path.file_name().context("the source names no file")?.to_string_lossy();
+                    (Box::new(DirStore::new(dir).with_context(|| format!("{}", dir.display()))?), name.into_owned())
+                }
+                Location::S3 { bucket, key } => {
+                    (Box::new(S3Store::new(connected(aws, &job.src)?.s3.clone(), bucket.clone())), key.clone())
+                }
+            };
+            let fetched = video::fetch(store.as_ref(), &key, s, &limits).await.map_err(failed);
+            let fetched = fetched.with_context(|| format!("cannot process {}", job.src))?;
+            let read = fetched.bytes_read;
+            let out = tokio::task::spawn_blocking(move || {
+                let Recipe::Snapshot(s) = &work.recipe else { unreachable!("a snapshot recipe") };
+                engine::catch_panics(|| video::render(&fetched, s, &limits))
+            });
+            (read, out.await.context("the engine stopped")?)
+        }
+    };
+    let out = out.map_err(failed).with_context(|| format!("cannot process {}", job.src))?;
     job.dst.write(aws, &out).await?;
     Ok(Done::Written { bytes_in, bytes_out: out.body.len() })
 }

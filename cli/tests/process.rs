@@ -109,3 +109,41 @@ fn processes_an_s3_prefix_and_resumes() {
     );
     assert!(stderr(same).contains("replace their sources"));
 }
+
+#[test]
+fn snapshots_a_video_file_and_an_s3_object() {
+    if std::process::Command::new("ffmpeg").arg("-version").output().is_err() {
+        assert!(std::env::var_os("IMGH_TEST_REQUIRE_ALL").is_none(), "ffmpeg is missing: run tests/run.sh");
+        return;
+    }
+    let dir = scratch("process-video");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "clip.mp4"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    run_expect(imgh(&dir, None).args(["process", "clip.mp4", "video/snapshot,t_1000,f_png,w_160", "snap.png"]), 0);
+    let snap = image::load_from_memory(&std::fs::read(dir.join("snap.png")).unwrap()).unwrap();
+    assert_eq!((snap.width(), snap.height()), (160, 120));
+
+    let Some(moto) = moto_url() else { return };
+    let bucket = format!("imgh-process-video-{}", unique());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let c = s3(&moto);
+    rt.block_on(c.create_bucket().bucket(&bucket).send()).unwrap();
+    let clip = std::fs::read(dir.join("clip.mp4")).unwrap();
+    rt.block_on(c.put_object().bucket(&bucket).key("v/clip.mp4").body(clip.into()).send()).unwrap();
+    let (src, dst) = (format!("s3://{bucket}/v/clip.mp4"), format!("s3://{bucket}/v/clip.jpg"));
+    run_expect(imgh(&dir, Some(&moto)).args(["process", &src, "video/snapshot,t_500", &dst]), 0);
+    let got = rt.block_on(c.get_object().bucket(&bucket).key("v/clip.jpg").send()).unwrap();
+    assert_eq!(got.content_type(), Some("image/jpeg"));
+    let body = rt.block_on(got.body.collect()).unwrap().to_vec();
+    assert_eq!(image::load_from_memory(&body).unwrap().width(), 320);
+    // An image is not a video: a clear error, nothing written.
+    std::fs::write(dir.join("photo.jpg"), sample("mountain.jpg")).unwrap();
+    let not_video = run_expect(imgh(&dir, None).args(["process", "photo.jpg", "video/snapshot,t_0", "p.jpg"]), 1);
+    assert!(String::from_utf8_lossy(&not_video.stderr).contains("InvalidVideo"));
+    assert!(!dir.join("p.jpg").exists());
+}
