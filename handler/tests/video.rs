@@ -31,43 +31,18 @@ fn clips() -> Option<PathBuf> {
             Command::new("ffmpeg").args(["-loglevel", "error", "-y"]).args(args).current_dir(&dir).output().unwrap();
         assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
+    // 4 s of a moving test pattern (so neighbouring frames differ), encoded with `codec`.
+    let pattern = |codec: &[&str], out: &str| {
+        let input = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-pix_fmt", "yuv420p"];
+        ffmpeg(&[&input[..], codec, &[out]].concat());
+    };
     if !dir.join("rot.mp4").exists() {
-        // A moving test pattern, so neighbouring frames differ; B-frames and CABAC (x264's High defaults).
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "high",
-            "-pix_fmt",
-            "yuv420p",
-            "clip.mp4",
-        ]);
+        // B-frames and CABAC (x264's High defaults).
+        pattern(&["-c:v", "libx264", "-profile:v", "high"], "clip.mp4");
         // The same stream, shown turned a quarter clockwise.
         ffmpeg(&["-i", "clip.mp4", "-c", "copy", "-metadata:s:v:0", "rotate=90", "rot.mp4"]);
         // AV1 (libaom: hidden alt-ref frames shown later, AV1's B-frames), a keyframe every 2 s.
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-t",
-            "4",
-            "-c:v",
-            "libaom-av1",
-            "-cpu-used",
-            "8",
-            "-g",
-            "50",
-            "-pix_fmt",
-            "yuv420p",
-            "av1.mp4",
-        ]);
+        pattern(&["-c:v", "libaom-av1", "-cpu-used", "8", "-g", "50"], "av1.mp4");
     }
     Some(dir)
 }
