@@ -349,15 +349,14 @@ async fn run_job(aws: Option<&Aws>, work: &Arc<Work>, job: Job, force: bool) -> 
     }
     let limits = Limits::default();
     let failed = |e: imgh_handler::error::ProcessError| anyhow::anyhow!("{} {}: {}", e.status, e.code, e.message);
-    let work = work.clone();
     let (bytes_in, out) = match &work.recipe {
-        Recipe::Image(_) => {
+        Recipe::Image(plan) => {
             let source = job.src.read(aws, limits.max_source_bytes).await?;
             let read = source.len() as u64;
+            let (plan, work) = (plan.clone(), work.clone());
             let out = tokio::task::spawn_blocking(move || {
-                let Recipe::Image(plan) = &work.recipe else { unreachable!("an image recipe") };
                 let lookup = |k: &str| work.assets.get(k).map(Vec::as_slice);
-                engine::catch_panics(|| engine::process(&source, plan, &limits, &lookup))
+                engine::catch_panics(|| engine::process(&source, &plan, &limits, &lookup))
             });
             (read, out.await.context("the engine stopped")?)
         }
@@ -374,11 +373,9 @@ async fn run_job(aws: Option<&Aws>, work: &Arc<Work>, job: Job, force: bool) -> 
             };
             let fetched = video::fetch(store.as_ref(), &key, s, &limits).await.map_err(failed);
             let fetched = fetched.with_context(|| format!("cannot process {}", job.src))?;
-            let read = fetched.bytes_read;
-            let out = tokio::task::spawn_blocking(move || {
-                let Recipe::Snapshot(s) = &work.recipe else { unreachable!("a snapshot recipe") };
-                engine::catch_panics(|| video::render(&fetched, s, &limits))
-            });
+            let (read, s) = (fetched.bytes_read, s.clone());
+            let out =
+                tokio::task::spawn_blocking(move || engine::catch_panics(|| video::render(&fetched, &s, &limits)));
             (read, out.await.context("the engine stopped")?)
         }
     };

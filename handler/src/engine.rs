@@ -111,8 +111,14 @@ fn finish(
         let opts = DecodeOptions { auto_orient: true, ..Default::default() };
         Some(limits.check_header(&h).and_then(|_| decode_within(bytes, &h, opts, limits, held)))
     };
-    let ctx =
-        StepContext { source_format: source.format, output_format: format, limits, held: 0, watermarks: &decode_asset };
+    let ctx = StepContext {
+        source_format: source.format,
+        output_format: format,
+        limits,
+        deadline,
+        held: 0,
+        watermarks: &decode_asset,
+    };
     for step in &plan.steps {
         step.apply(&mut pic, &ctx)?;
         deadline.check()?;

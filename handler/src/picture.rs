@@ -15,8 +15,8 @@ pub struct Picture {
     /// The size the source has before shrink-on-load; the first resize plans from it so
     /// rounding matches a full-size decode exactly.
     pub logical_size: Option<(u32, u32)>,
-    /// A JPEG as decoded, unturned: a resize applied to it first rounds the side it
-    /// computes as the seed's libvips does (see `resize::proportional`).
+    /// A JPEG as decoded, unturned, its pixels unchanged since: a resize applied to it rounds
+    /// the side it computes as the seed's libvips does (see `resize::proportional`).
     pub prescaled_rounding: bool,
 }
 

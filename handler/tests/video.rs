@@ -171,6 +171,8 @@ async fn hostile_indexes_and_parameter_sets_are_refused_before_decoding() {
     std::fs::create_dir_all(&hostile).unwrap();
     std::fs::write(hostile.join("many.mp4"), many).unwrap();
     std::fs::write(hostile.join("larger.mp4"), larger).unwrap();
+    // The first sample's first NAL unit made a subset SPS (type 15, SVC/MVC).
+    std::fs::write(hostile.join("svc.mp4"), patched(&clip, b"mdat", 8, &[15])).unwrap();
     let store = DirStore::new(&hostile).unwrap();
     let s = Snapshot::parse("video/snapshot,t_1000").unwrap().unwrap();
     let limits = Limits::default();
@@ -180,6 +182,10 @@ async fn hostile_indexes_and_parameter_sets_are_refused_before_decoding() {
     let err = video::render(&fetched, &s, &limits).expect_err("refused");
     assert_eq!((err.status, err.code), (400, "InvalidVideo"), "{err}");
     assert!(err.message.contains("320×240, larger than the track's 160×120"), "{err}");
+    let s = Snapshot::parse("video/snapshot,t_0").unwrap().unwrap();
+    let fetched = video::fetch(&store, "svc.mp4", &s, &limits).await.unwrap();
+    let err = video::render(&fetched, &s, &limits).expect_err("refused");
+    assert_eq!((err.status, err.code), (400, "UnsupportedVideo"), "{err}");
 }
 
 #[tokio::test]

@@ -64,8 +64,13 @@ pub fn decode(data: &[u8]) -> Result<Picture> {
 /// Decodes one AV1 item.
 fn decode_av1(obus: impl AsRef<[u8]> + Send + Sync + 'static, max_pixels: u32) -> Result<dav1d::Picture> {
     let mut dec = av1_decoder(max_pixels).map_err(|e| bad("AVIF (AV1)", e))?;
-    let shown = av1_send(&mut dec, obus).map_err(|e| bad("AVIF (AV1)", e))?;
-    shown.into_iter().next().ok_or_else(|| bad("AVIF", "the AV1 data holds no complete frame"))
+    let mut first = None;
+    let take = |pic| {
+        first = Some(pic);
+        true
+    };
+    av1_send(&mut dec, obus, take).map_err(|e| bad("AVIF (AV1)", e))?;
+    first.ok_or_else(|| bad("AVIF", "the AV1 data holds no complete frame"))
 }
 
 /// An AV1 decoder on this thread (no worker threads, no frame delay) that builds no frame
@@ -78,30 +83,35 @@ pub(crate) fn av1_decoder(max_pixels: u32) -> std::result::Result<dav1d::Decoder
     dav1d::Decoder::with_settings(&settings)
 }
 
-/// Sends one temporal unit and returns the frames it shows: with one thread and no frame
-/// delay, each comes out as soon as its data is in.
+/// Sends one temporal unit and hands each frame it shows to `take` (with one thread and no
+/// frame delay, each comes out as soon as its data is in), until `take` says it is done:
+/// no more than one frame is held at a time, whatever the unit holds.
 pub(crate) fn av1_send(
     dec: &mut dav1d::Decoder,
     unit: impl AsRef<[u8]> + Send + Sync + 'static,
-) -> std::result::Result<Vec<dav1d::Picture>, dav1d::Error> {
+    mut take: impl FnMut(dav1d::Picture) -> bool,
+) -> std::result::Result<(), dav1d::Error> {
     let pending = |r: std::result::Result<(), dav1d::Error>| match r {
         Ok(()) => Ok(false),
         Err(e) if e.is_again() => Ok(true),
         Err(e) => Err(e),
     };
     let mut waiting = pending(dec.send_data(unit, None, None, None))?;
-    let mut shown = Vec::new();
     // A temporal unit shows one frame: a few rounds at most. The bound is only there so
-    // that no input can keep this loop going.
+    // that no input can keep this loop going; past it the unit is left unread.
     for _ in 0..64 {
         match dec.get_picture() {
-            Ok(pic) => shown.push(pic),
+            Ok(pic) => {
+                if take(pic) {
+                    return Ok(());
+                }
+            }
             Err(e) if e.is_again() && waiting => waiting = pending(dec.send_pending_data())?,
-            Err(e) if e.is_again() => return Ok(shown),
+            Err(e) if e.is_again() => return Ok(()),
             Err(e) => return Err(e),
         }
     }
-    Err(dav1d::Error::InvalidArgument)
+    Ok(())
 }
 
 /// 8-bit RGB (or RGBA with opaque alpha) from any layout and bit depth, with the colour

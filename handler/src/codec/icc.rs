@@ -16,7 +16,12 @@ pub fn embedded(data: &[u8], format: Format) -> Option<Vec<u8>> {
     match format {
         Format::Jpeg => jpeg_profile(data),
         Format::Webp => riff_chunk(data, b"ICCP").map(<[u8]>::to_vec),
-        Format::Png => image::codecs::png::PngDecoder::new(Cursor::new(data)).ok()?.icc_profile().ok()?,
+        Format::Png => {
+            // The iCCP chunk is deflated: inflated within a bound, not as far as it claims.
+            let mut limits = image::Limits::default();
+            limits.max_alloc = Some(16 << 20);
+            image::codecs::png::PngDecoder::with_limits(Cursor::new(data), limits).ok()?.icc_profile().ok()?
+        }
         Format::Tiff => image::codecs::tiff::TiffDecoder::new(Cursor::new(data)).ok()?.icc_profile().ok()?,
         Format::Gif | Format::Bmp | Format::Avif => None,
     }

@@ -4,6 +4,7 @@
 
 use super::{params::Params, Footprint, PixelStep, StepContext};
 use crate::error::Result;
+use crate::guard::Deadline;
 use crate::picture::Picture;
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage, RgbaImage};
 
@@ -25,10 +26,9 @@ impl PixelStep for Blur {
         Some(Footprint::same(pic, pic.frame_bytes()))
     }
 
-    fn apply(&self, pic: &mut Picture, _: &StepContext) -> Result<()> {
+    fn apply(&self, pic: &mut Picture, ctx: &StepContext) -> Result<()> {
         let kernel = self.kernel();
-        pic.map(|f| blur(f, &kernel));
-        Ok(())
+        pic.try_map(|f| blur(f, &kernel, ctx.deadline))
     }
 }
 
@@ -61,47 +61,55 @@ impl Blur {
 }
 
 /// Blurs 8-bit frames (others are made 8-bit first), alpha premultiplied as sharp does.
-fn blur(frame: DynamicImage, kernel: &[i32]) -> DynamicImage {
+fn blur(frame: DynamicImage, kernel: &[i32], deadline: &Deadline) -> Result<DynamicImage> {
     let (w, h) = (frame.width(), frame.height());
-    match frame {
+    let size = "w × h × channels bytes";
+    Ok(match frame {
         DynamicImage::ImageLuma8(img) => {
-            DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, separable(img.into_raw(), w, h, 1, kernel)).unwrap())
+            let px = separable(img.into_raw(), w, h, 1, kernel, deadline)?;
+            DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, px).expect(size))
         }
         DynamicImage::ImageRgb8(img) => {
-            DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, separable(img.into_raw(), w, h, 3, kernel)).unwrap())
+            let px = separable(img.into_raw(), w, h, 3, kernel, deadline)?;
+            DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, px).expect(size))
         }
         DynamicImage::ImageLumaA8(img) => {
-            let px = premultiplied(img.into_raw(), 2, |px| separable(px, w, h, 2, kernel));
-            DynamicImage::ImageLumaA8(GrayAlphaImage::from_raw(w, h, px).unwrap())
+            let px = premultiplied(img.into_raw(), 2, |px| separable(px, w, h, 2, kernel, deadline))?;
+            DynamicImage::ImageLumaA8(GrayAlphaImage::from_raw(w, h, px).expect(size))
         }
-        other if !other.color().has_alpha() => blur(DynamicImage::ImageRgb8(other.to_rgb8()), kernel),
+        other if !other.color().has_alpha() => blur(DynamicImage::ImageRgb8(other.into_rgb8()), kernel, deadline)?,
         other => {
-            let px = premultiplied(other.to_rgba8().into_raw(), 4, |px| separable(px, w, h, 4, kernel));
-            DynamicImage::ImageRgba8(RgbaImage::from_raw(w, h, px).unwrap())
+            let px = premultiplied(other.into_rgba8().into_raw(), 4, |px| separable(px, w, h, 4, kernel, deadline))?;
+            DynamicImage::ImageRgba8(RgbaImage::from_raw(w, h, px).expect(size))
         }
-    }
+    })
 }
 
 /// `f` over the pixels with their colour multiplied by their alpha, then divided again.
-fn premultiplied(mut px: Vec<u8>, channels: usize, f: impl FnOnce(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+fn premultiplied(
+    mut px: Vec<u8>,
+    channels: usize,
+    f: impl FnOnce(Vec<u8>) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
     for p in px.chunks_exact_mut(channels) {
         let a = p[channels - 1] as u32;
         for c in &mut p[..channels - 1] {
             *c = ((*c as u32 * a + 127) / 255) as u8;
         }
     }
-    let mut px = f(px);
+    let mut px = f(px)?;
     for p in px.chunks_exact_mut(channels) {
         let a = p[channels - 1] as u32;
         for c in &mut p[..channels - 1] {
             *c = (*c as u32 * 255 + a / 2).checked_div(a).map_or(0, |v| v.min(255)) as u8;
         }
     }
-    px
+    Ok(px)
 }
 
 /// The kernel along rows, then along columns; edges extended by copying, as libvips does.
-fn separable(px: Vec<u8>, w: u32, h: u32, channels: usize, kernel: &[i32]) -> Vec<u8> {
+/// Its time grows with the kernel: the deadline is checked every 64 lines.
+fn separable(px: Vec<u8>, w: u32, h: u32, channels: usize, kernel: &[i32], deadline: &Deadline) -> Result<Vec<u8>> {
     let (w, h) = (w as usize, h as usize);
     let half = kernel.len() / 2;
     // One line at a time, copied out with its extended edges so that each tap is one
@@ -111,6 +119,9 @@ fn separable(px: Vec<u8>, w: u32, h: u32, channels: usize, kernel: &[i32]) -> Ve
         let mut line = vec![0i32; (len + 2 * half) * channels];
         let mut acc = vec![0i32; len * channels];
         for l in 0..lines {
+            if l % 64 == 0 {
+                deadline.check()?;
+            }
             let base = l * line_step;
             for (i, dst) in line.chunks_exact_mut(channels).enumerate() {
                 let at = base + i.saturating_sub(half).min(len - 1) * step;
@@ -131,9 +142,9 @@ fn separable(px: Vec<u8>, w: u32, h: u32, channels: usize, kernel: &[i32]) -> Ve
                 }
             }
         }
-        out
+        Ok(out)
     };
-    let rows = pass(&px, w, h, channels, w * channels);
+    let rows = pass(&px, w, h, channels, w * channels)?;
     drop(px); // Two frames at a time, as the footprint says.
     pass(&rows, h, w, w * channels, channels)
 }
@@ -165,11 +176,16 @@ mod tests {
     #[test]
     fn a_flat_image_stays_flat_and_an_edge_spreads_as_wide_as_the_kernel() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_fn(40, 5, |x, _| image::Rgb(if x < 20 { [0; 3] } else { [200; 3] })));
-        let out = blur(img, &weights(3, 10)).to_rgb8();
+        let later = Deadline::after(std::time::Duration::from_secs(60));
+        let out = blur(img, &weights(3, 10), &later).unwrap().to_rgb8();
         let row: Vec<u8> = (0..40).map(|x| out.get_pixel(x, 2)[0]).collect();
         assert_eq!((row[16], row[23]), (0, 200), "{row:?}");
         assert!(row[17] > 0 && row[22] < 200 && row[19] < 100 && row[20] > 100, "{row:?}");
         let flat = DynamicImage::ImageRgba8(RgbaImage::from_pixel(9, 9, image::Rgba([10, 20, 30, 128])));
-        assert_eq!(blur(flat, &weights(2, 5)).to_rgba8().get_pixel(4, 4).0, [10, 20, 30, 128]);
+        assert_eq!(blur(flat, &weights(2, 5), &later).unwrap().to_rgba8().get_pixel(4, 4).0, [10, 20, 30, 128]);
+        let past = Deadline::after(std::time::Duration::ZERO);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let big = DynamicImage::ImageRgb8(RgbImage::new(64, 64));
+        assert_eq!(blur(big, &weights(50, 50), &past).unwrap_err().status, 503, "stopped at the deadline");
     }
 }

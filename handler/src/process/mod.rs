@@ -24,7 +24,7 @@ pub use plan::{Answer, Output, Plan, Quality};
 
 use crate::codec::Format;
 use crate::error::Result;
-use crate::guard::Limits;
+use crate::guard::{Deadline, Limits};
 use crate::picture::Picture;
 use params::Params;
 
@@ -102,11 +102,13 @@ impl Step {
 pub type WatermarkImages<'a> = &'a dyn Fn(&str, u64) -> Option<Result<Picture>>;
 
 /// What a step may need besides the image: the request's formats (transparent or white
-/// corners; `cgif` acts on GIF sources only), the limits, and the watermark images.
+/// corners; `cgif` acts on GIF sources only), the limits, the request's deadline (for steps
+/// whose time grows with a parameter), and the watermark images.
 pub struct StepContext<'a> {
     pub source_format: Format,
     pub output_format: Format,
     pub limits: &'a Limits,
+    pub deadline: &'a Deadline,
     /// Bitmap bytes held outside the picture being worked on (the picture a watermark
     /// image is being prepared for).
     pub held: u64,

@@ -23,18 +23,24 @@ pub fn decode_frame(
     };
     let max_pixels = (u64::from(w) * u64::from(h)).clamp(1, u64::from(u32::MAX)) as u32;
     let mut dec = av1_decoder(max_pixels).map_err(broken)?;
-    let mut shown = 0;
+    let (mut shown, mut frame) = (0, None);
     for (i, sample) in samples.iter().enumerate() {
         deadline.check()?;
         let unit = if i == 0 { Bytes::from([config_obus, sample].concat()) } else { sample.clone() };
-        for pic in av1_send(&mut dec, unit).map_err(broken)? {
-            if shown == rank {
-                let (w, h) = (pic.width(), pic.height());
-                let rgb = to_rgb(&pic, None, false).map_err(|e| ProcessError::new(400, "InvalidVideo", e.message))?;
-                let img = RgbImage::from_raw(w, h, rgb).expect("w × h × 3 bytes");
-                return Ok(DynamicImage::ImageRgb8(img));
-            }
+        // Frames before the one wanted are dropped as they come.
+        let take = |pic| {
             shown += 1;
+            if shown > rank {
+                frame = Some(pic);
+            }
+            frame.is_some()
+        };
+        av1_send(&mut dec, unit, take).map_err(broken)?;
+        if let Some(pic) = frame {
+            let (w, h) = (pic.width(), pic.height());
+            let rgb = to_rgb(&pic, None, false).map_err(|e| ProcessError::new(400, "InvalidVideo", e.message))?;
+            let img = RgbImage::from_raw(w, h, rgb).expect("w × h × 3 bytes");
+            return Ok(DynamicImage::ImageRgb8(img));
         }
     }
     Err(ProcessError::new(400, "InvalidVideo", "the video's frames at that time could not be decoded"))

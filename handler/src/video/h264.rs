@@ -61,7 +61,7 @@ fn parse_avcc(c: &[u8], size: (u32, u32)) -> Result<(usize, Vec<u8>)> {
             let len = u16::from_be_bytes([*c.get(at).ok_or_else(bad)?, *c.get(at + 1).ok_or_else(bad)?]) as usize;
             at += 2;
             let nal = c.get(at..at + len).ok_or_else(bad)?;
-            check_sps(nal, size)?;
+            check_nal(nal, size)?;
             out.extend_from_slice(&[0, 0, 0, 1]);
             out.extend_from_slice(nal);
             at += len;
@@ -80,7 +80,7 @@ fn to_annex_b(sample: &[u8], nal_length: usize, size: (u32, u32)) -> Result<Vec<
         let nal = sample
             .get(at..at + len)
             .ok_or_else(|| ProcessError::new(400, "InvalidVideo", "a video sample is cut short"))?;
-        check_sps(nal, size)?;
+        check_nal(nal, size)?;
         out.extend_from_slice(&[0, 0, 0, 1]);
         out.extend_from_slice(nal);
         at += len;
@@ -88,11 +88,18 @@ fn to_annex_b(sample: &[u8], nal_length: usize, size: (u32, u32)) -> Result<Vec<
     Ok(out)
 }
 
-/// Refuses a sequence parameter set (NAL unit type 7) whose pictures are larger than the
-/// track says, or that cannot be read: OpenH264 would size its frames from it.
-fn check_sps(nal: &[u8], (w, h): (u32, u32)) -> Result<()> {
-    if nal.first().map(|b| b & 0x1f) != Some(7) {
-        return Ok(());
+/// Refuses a NAL unit OpenH264 would size its frames from unchecked: a sequence parameter
+/// set (type 7) whose pictures are larger than the track says, or that cannot be read, and
+/// the SVC/MVC units (types 14, 15, 20).
+fn check_nal(nal: &[u8], (w, h): (u32, u32)) -> Result<()> {
+    match nal.first().map(|b| b & 0x1f) {
+        Some(7) => {}
+        // A prefix NAL, subset SPS or extension slice: SVC and MVC streams, whose subset SPS
+        // OpenH264 would size its frames from too.
+        Some(14 | 15 | 20) => {
+            return Err(ProcessError::new(400, "UnsupportedVideo", "scalable and multiview H.264 is not decoded"))
+        }
+        _ => return Ok(()),
     }
     let bad = |why: String| ProcessError::new(400, "InvalidVideo", format!("the video's H.264 {why}"));
     let rbsp = decode_nal(nal).map_err(|e| bad(format!("parameter set cannot be read ({e})")))?;

@@ -26,10 +26,16 @@ const MAX_BOXES: usize = 64;
 /// Samples decoded for one snapshot at most: a keyframe at least every 40 s at 25 frames a
 /// second. A video with rarer keyframes gets a clear 400 for times far from one.
 const MAX_SAMPLES: usize = 1_000;
-/// The decoder's buffers per pixel of a frame: up to 16 reference frames and the one being
-/// decoded in YUV 4:2:0 (1.5 bytes), and the RGB frame handed on (3 bytes). AV1 keeps 8
-/// references, of up to 3 bytes a pixel (10-bit 4:2:0): under the same figure.
-const DECODE_BYTES_PER_PIXEL: u64 = 17 * 3 / 2 + 3;
+/// The decoder's buffers per pixel of a frame, and the RGB frame handed on (3 bytes).
+/// H.264 (OpenH264 decodes 8-bit 4:2:0): up to 16 reference frames and the one being
+/// decoded at 1.5 bytes. AV1: 8 references and the current frame at up to 6 bytes (12-bit
+/// 4:4:4 in 16-bit samples), and its 8-bit copy for the conversion (3 bytes).
+fn decode_bytes_per_pixel(codec: &mp4::Codec) -> u64 {
+    match codec {
+        mp4::Codec::H264(_) => 17 * 3 / 2 + 3,
+        mp4::Codec::Av1(_) => 9 * 6 + 3 + 3,
+    }
+}
 
 /// A parsed `video/snapshot` process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,9 +150,10 @@ pub async fn fetch(store: &dyn Store, key: &str, s: &Snapshot, limits: &Limits) 
     } else {
         reader.range(moov.start, moov.start + moov.len).await?.bytes
     };
-    let movie = mp4::parse_moov(&moov_bytes)?;
+    let movie = mp4::parse_moov(&moov_bytes, limits)?;
     limits.check_canvas("video frame", movie.width, movie.height, 1)?;
-    limits.check_decode(movie.width as u64 * movie.height as u64 * DECODE_BYTES_PER_PIXEL)?;
+    let frame = movie.width as u64 * movie.height as u64 * decode_bytes_per_pixel(&movie.codec);
+    limits.check_decode(frame + movie.samples.len() as u64 * mp4::INDEXED_SAMPLE_BYTES)?;
     let (range, rank) = mp4::plan_decode(&movie.samples, (s.t_ms as i64).saturating_mul(1000), s.fast);
     if range.len() > MAX_SAMPLES {
         return Err(ProcessError::too_large(format!(

@@ -2,13 +2,16 @@
 //! `mp4parse`) the first video track's codec, size, rotation and sample table.
 
 use crate::error::{ProcessError, Result};
+use crate::guard::Limits;
 use mp4parse::unstable::{create_sample_table, CheckedInteger};
 use mp4parse::{SampleEntry, Track, TrackType, VideoCodecSpecific};
 
-/// Samples a track's index may list: over 9 hours at 30 frames a second. The sample table
-/// costs about 80 bytes a sample, and a constant-size `stsz` lets a `moov` of a few hundred
-/// bytes declare billions.
+/// Samples a track's index may list: over 9 hours at 30 frames a second. A constant-size
+/// `stsz` lets a `moov` of a few hundred bytes declare billions.
 const MAX_INDEXED_SAMPLES: u64 = 1_000_000;
+/// What the index costs a sample while a snapshot is made: mp4parse's entry (48 bytes), this
+/// module's (32) and `plan_decode`'s order (8), rounded up. Counted against the memory limit.
+pub const INDEXED_SAMPLE_BYTES: u64 = 100;
 
 /// A top-level box: its start and length in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +72,8 @@ pub struct Movie {
     pub samples: Vec<Sample>,
 }
 
-/// Reads the `moov` box (the whole box, header included).
-pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
+/// Reads the `moov` box (the whole box, header included), its sample table within `limits`.
+pub fn parse_moov(moov: &[u8], limits: &Limits) -> Result<Movie> {
     let ctx = mp4parse::read_mp4(&mut std::io::Cursor::new(moov))
         .map_err(|e| not_a_video(&format!("its index cannot be read ({e:?})")))?;
     let track = ctx
@@ -85,8 +88,7 @@ pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
     };
     let codec = match &video.codec_specific {
         VideoCodecSpecific::AVCConfig(c) => Codec::H264(c.to_vec()),
-        // The box's four bytes of fields, then configOBUs (AV1-ISOBMFF 2.3.3).
-        VideoCodecSpecific::AV1Config(c) => Codec::Av1(c.raw_config.get(4..).unwrap_or_default().to_vec()),
+        VideoCodecSpecific::AV1Config(c) => Codec::Av1(c.config_obus().to_vec()),
         other => {
             let name = match other {
                 VideoCodecSpecific::VPxConfig(_) => "VP8/VP9",
@@ -111,6 +113,7 @@ pub fn parse_moov(moov: &[u8]) -> Result<Movie> {
             "the video's index lists {count} samples; snapshots read videos of at most {MAX_INDEXED_SAMPLES}"
         )));
     }
+    limits.check_decode(count * INDEXED_SAMPLE_BYTES)?;
     let table = create_sample_table(track, CheckedInteger(0)).ok_or_else(|| not_a_video("it has no sample table"))?;
     let samples = table
         .iter()
