@@ -229,3 +229,20 @@ fn error_bodies_never_carry_what_xml_forbids() {
     let e = imgh_handler::ProcessError::no_such_key("dir/\u{0}name\u{FFFF}.jpg");
     assert!(e.to_xml().contains("dir/\u{FFFD}name\u{FFFD}.jpg"));
 }
+
+/// Inputs the fuzz targets found (`fuzz/run.sh`), each answered at once with a 400.
+#[test]
+fn fuzz_findings_are_400_at_once() {
+    let cases = [
+        // An animation frame libwebp cannot decode: the `webp` crate asked for it again
+        // forever, holding a worker for good.
+        ("webp-frame-never-decodes.webp", "image/resize,w_50/rotate,45"),
+    ];
+    for (name, process) in cases {
+        let bytes = std::fs::read(format!("{}/tests/fixtures/fuzz/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let start = std::time::Instant::now();
+        let e = run_with(&bytes, process, &Limits::default()).expect_err(name);
+        assert_eq!((e.status, e.code), (400, "InvalidImage"), "{name}: {e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", start.elapsed());
+    }
+}

@@ -88,20 +88,53 @@ pub fn decode(data: &[u8], header: &Header, min: Option<(u32, u32)>, all_frames:
     Ok(pic)
 }
 
+/// Every frame (or only the first), each composed on the canvas by libwebp's animation
+/// decoder. Not through the `webp` crate's loop: it asks again for a frame that failed to
+/// decode, forever (a 612-byte file held a worker for good).
 fn decode_animated(data: &[u8], all_frames: bool) -> Result<Picture> {
-    let anim = webp::AnimDecoder::new(data).decode().map_err(|e| bad("WebP animation", e))?;
-    let n = if all_frames { anim.len() } else { 1.min(anim.len()) };
-    let mut frames = Vec::with_capacity(n);
-    let mut delays_ms = Vec::with_capacity(n);
-    let mut prev_ts = 0;
-    for i in 0..n {
-        let f = anim.get_frame(i).ok_or_else(|| bad("WebP animation", "missing frame"))?;
-        let rgba = RgbaImage::from_raw(f.width(), f.height(), f.get_image().to_vec())
-            .ok_or_else(|| bad("WebP animation", "short frame"))?;
+    let webp = sys::WebPData { bytes: data.as_ptr(), size: data.len() };
+    // SAFETY: the decoder borrows `data` until WebPAnimDecoderDelete, which every path
+    // reaches; the options are a plain struct libwebp initialises.
+    unsafe {
+        let mut options: sys::WebPAnimDecoderOptions = std::mem::zeroed();
+        if sys::WebPAnimDecoderOptionsInitInternal(&mut options, sys::WebPGetDemuxABIVersion()) == 0 {
+            return Err(bad("WebP animation", "decoder init failed"));
+        }
+        options.color_mode = sys::WEBP_CSP_MODE::MODE_RGBA;
+        let dec = sys::WebPAnimDecoderNewInternal(&webp, &options, sys::WebPGetDemuxABIVersion());
+        if dec.is_null() {
+            return Err(bad("WebP animation", "cannot read the animation"));
+        }
+        let frames = read_frames(dec, all_frames);
+        sys::WebPAnimDecoderDelete(dec);
+        frames
+    }
+}
+
+/// The frames of an open animation decoder, as RGBA canvases with their delays.
+///
+/// # Safety
+/// `dec` is a live decoder.
+unsafe fn read_frames(dec: *mut sys::WebPAnimDecoder, all_frames: bool) -> Result<Picture> {
+    let mut info: sys::WebPAnimInfo = std::mem::zeroed();
+    if sys::WebPAnimDecoderGetInfo(dec, &mut info) == 0 {
+        return Err(bad("WebP animation", "cannot read the animation"));
+    }
+    let (w, h) = (info.canvas_width, info.canvas_height);
+    let len = w as usize * h as usize * 4;
+    let (mut frames, mut delays_ms, mut prev_ts) = (Vec::new(), Vec::new(), 0);
+    while sys::WebPAnimDecoderHasMoreFrames(dec) != 0 && (all_frames || frames.is_empty()) {
+        let (mut buf, mut ts) = (std::ptr::null_mut(), 0);
+        if sys::WebPAnimDecoderGetNext(dec, &mut buf, &mut ts) == 0 || buf.is_null() {
+            return Err(bad("WebP animation", "cannot decode a frame"));
+        }
+        // SAFETY: libwebp's canvas is w × h RGBA pixels, valid until the next call.
+        let rgba = std::slice::from_raw_parts(buf, len).to_vec();
+        let rgba = RgbaImage::from_raw(w, h, rgba).ok_or_else(|| bad("WebP animation", "short frame"))?;
         frames.push(DynamicImage::ImageRgba8(rgba));
         // Timestamps are frame end times; a delay is the difference to the previous one.
-        delays_ms.push((f.get_time_ms() - prev_ts).max(0) as u32);
-        prev_ts = f.get_time_ms();
+        delays_ms.push((ts - prev_ts).max(0) as u32);
+        prev_ts = ts;
     }
     if frames.is_empty() {
         return Err(bad("WebP animation", "no frames"));
@@ -109,7 +142,7 @@ fn decode_animated(data: &[u8], all_frames: bool) -> Result<Picture> {
     Ok(Picture {
         frames,
         delays_ms,
-        loop_count: anim.loop_count.min(u16::MAX as u32) as u16,
+        loop_count: info.loop_count.min(u16::MAX as u32) as u16,
         logical_size: None,
         prescaled_rounding: false,
     })
