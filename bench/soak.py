@@ -7,7 +7,9 @@ The mix: valid requests of every action and output format on the bundled samples
 URL distinct (so no cache answers), and 5 % hostile ones (bombs, malformed parameters,
 traversal, control characters, huge chains). Prints, per minute: requests, statuses,
 p50/p99 latency and the server's RSS (median and highest of one sample a second); then the totals and whether the goals held
-(no 5xx but 503, median RSS within 10 % of the second minute's from then on).
+(no 5xx but 503, median RSS within 10 % of the second minute's from then on, and, --settle
+seconds after the load stops, RSS within twice its idle level: after a sequential warm-up
+of 100 requests and 5 quiet seconds, before the load).
 """
 
 import argparse
@@ -98,9 +100,22 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--settle", type=float, default=30, help="seconds to watch RSS after the load")
     ap.add_argument("--json", help="write the per-minute figures here")
     args = ap.parse_args()
     host = urllib.parse.urlsplit(args.url)
+    # The idle level: after one request of each kind has run (so their code is paged in) and
+    # the server has been quiet for a few seconds, as it is between bursts.
+    warm = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+    rng = random.Random(0)
+    for _ in range(100):
+        key, process = valid(rng)
+        warm.request("GET", "/" + urllib.parse.quote(key) + "?" + urllib.parse.urlencode({"x-oss-process": process}))
+        warm.getresponse().read()
+    warm.close()
+    time.sleep(5)
+    idle = rss_mb(args.pid)
+    print(f"idle RSS after a warm-up of 100 requests: {idle:.0f} MB (anonymous {rss_mb(args.pid, 'RssAnon'):.0f} MB)")
     end = time.monotonic() + args.minutes * 60
     start = time.monotonic()
     lock = threading.Lock()
@@ -141,6 +156,12 @@ def main():
         rss.setdefault(minute, []).append(rss_mb(args.pid))
     for t in threads:
         t.join(timeout=90)
+    # After the load: does the server give back what the burst took?
+    stopped = time.monotonic()
+    after = {}
+    while time.monotonic() < stopped + args.settle:
+        time.sleep(1)
+        after[round(time.monotonic() - stopped)] = rss_mb(args.pid)
 
     rows = []
     print(f"{'min':>3} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS p50':>8} {'RSS max':>8}  statuses")
@@ -166,10 +187,17 @@ def main():
     print(f"5xx other than 503 (or failed connections): {sum(bad.values())}")
     print(f"median RSS per minute after the first: {min(steady, default=0):.0f}-{max(steady, default=0):.0f} MB, "
           f"{'within' if flat else 'NOT within'} 10 % of minute 2's {base:.0f} MB")
+    settled = after[max(after)] if after else idle
+    print(f"anonymous RSS {max(after, default=0)} s after the load: {rss_mb(args.pid, 'RssAnon'):.0f} MB")
+    returned = settled <= 2 * idle
+    print("RSS after the load: " + ", ".join(f"{s} s {mb:.0f} MB" for s, mb in after.items() if s in (1, 5, 10, 20, 30)
+                                             or s == max(after)))
+    print(f"RSS {max(after, default=0)} s after the load: {settled:.0f} MB, "
+          f"{'within' if returned else 'NOT within'} 2x its idle {idle:.0f} MB before the load")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"minutes": rows, "statuses": dict(total)}, f, indent=1)
-    return 0 if not bad and flat else 1
+            json.dump({"minutes": rows, "statuses": dict(total), "idle_rss_mb": idle, "rss_after_mb": after}, f, indent=1)
+    return 0 if not bad and flat and returned else 1
 
 
 if __name__ == "__main__":

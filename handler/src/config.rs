@@ -118,7 +118,7 @@ impl From<&str> for ConfigError {
 /// Builds the handler from the environment. `on_lambda` changes two defaults: no
 /// in-memory cache (instances are short-lived and small) and one worker per vCPU.
 pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, ConfigError> {
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_defaults().load().await;
     let mut stores: HashMap<String, Arc<dyn Store>> = HashMap::new();
     if let Some(dir) = var("IMGH_DIR") {
         let store = DirStore::new(&dir).map_err(|e| format!("IMGH_DIR={dir}: {e}"))?;
@@ -239,6 +239,24 @@ async fn read_secret(aws: &aws_config::SdkConfig, id: &str) -> Result<String, Co
             format!("cannot read secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
         })?;
     Ok(secret.secret_string().unwrap_or_default().to_string())
+}
+
+/// The AWS settings every client of the handler starts from: the environment's region and
+/// credentials, over one HTTPS client with rustls and ring, which honours the proxy
+/// variables (`HTTPS_PROXY`, `NO_PROXY`) as the SDK's default client does.
+pub fn aws_defaults() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
+    let client = Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    });
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(client)
 }
 
 /// S3 as configured, path-style against an emulator (and some S3-compatible stores).

@@ -95,7 +95,7 @@ pub fn start_server(env: &[(&str, &str)]) -> Proc {
 
 /// AWS settings for moto at `moto`, with its test credentials.
 pub async fn moto_config(moto: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    imgh_handler::config::aws_defaults()
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(moto)
         .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
