@@ -13,9 +13,9 @@ pub const IDLE_THREAD_LIFETIME: std::time::Duration = std::time::Duration::from_
 ///
 /// Transparent huge pages are turned off for the process. mimalloc asks for them on its
 /// 1 GiB arena (`MADV_HUGEPAGE`), and khugepaged then gathers partly used 2 MB ranges
-/// back into huge pages while the server sits idle: after a burst, RSS rose from 53 to
-/// 60 MB over 30 idle seconds and stayed there, against a flat 27–32 MB without
-/// (`bench/soak.sh`). And glibc serves large blocks from mmap at a fixed threshold, so
+/// back into huge pages while the server sits idle: after two minutes of `bench/soak.sh`,
+/// RSS rose from 80 to 99 MB over 30 idle seconds; without, it settles at 35 MB (27 MB
+/// idle before the load). And glibc serves large blocks from mmap at a fixed threshold, so
 /// they go back to the system when freed.
 pub fn configure() {
     #[cfg(target_os = "linux")]
