@@ -247,8 +247,8 @@ async fn read_secret(aws: &aws_config::SdkConfig, id: &str) -> Result<String, Co
 pub fn aws_defaults() -> aws_config::ConfigLoader {
     use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
     let client = Builder::new().build_with_connector_fn(|settings, components| {
-        let mut conn = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
+        let mut conn =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
         conn.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             conn.set_sleep_impl(components.sleep_impl());
