@@ -240,6 +240,8 @@ fn fuzz_findings_are_400_at_once() {
         ("webp-frame-never-decodes.webp", "image/resize,w_50/rotate,45", "cannot decode a frame"),
         // An `mdat` declaring 1.5 GB in a file of a few kilobytes: avif-parse reserved it all.
         ("avif-mdat-past-the-end.avif", "image/resize,w_16", "a box runs past the end"),
+        // An `iloc` inside `meta` declaring 2 GB.
+        ("avif-iloc-past-its-meta.avif", "image/resize,w_16", "a box runs past the end"),
     ];
     for (name, process, why) in cases {
         let bytes = std::fs::read(format!("{}/tests/fixtures/fuzz/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();

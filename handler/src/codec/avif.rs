@@ -308,19 +308,33 @@ pub fn encode(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
     out.map(|e| e.avif_file).map_err(|e| bad("AVIF encoder", e))
 }
 
-/// Checks that every top-level box ends within the file: avif-parse reserves a box's
-/// declared size before reading it, so a few bytes declaring a 1.5 GB `mdat` took 1.5 GB
-/// (found by the `decode_avif` fuzz target).
+/// Checks that every box ends within the one that holds it, down through `meta`, `iprp` and
+/// `ipco` (where `iloc`, `iinf` and the properties are): avif-parse reserves a box's
+/// declared size before reading it, so a few kilobytes declaring a 1.5 GB `mdat`, or a
+/// 2 GB `iloc`, took that much (found by the `decode_avif` fuzz target).
 fn boxes_within(data: &[u8]) -> Result<()> {
-    let mut rest = data;
+    boxes_in(data, 0)
+}
+
+fn boxes_in(mut rest: &[u8], depth: u32) -> Result<()> {
     while rest.len() >= 8 {
-        let size = match u32::from_be_bytes(rest[..4].try_into().unwrap()) {
-            0 => rest.len() as u64,
-            1 => rest.get(8..16).map_or(u64::MAX, |b| u64::from_be_bytes(b.try_into().unwrap())),
-            n => u64::from(n),
+        let (size, header) = match u32::from_be_bytes(rest[..4].try_into().unwrap()) {
+            0 => (rest.len() as u64, 8),
+            1 => (rest.get(8..16).map_or(u64::MAX, |b| u64::from_be_bytes(b.try_into().unwrap())), 16),
+            n => (u64::from(n), 8),
         };
-        if size < 8 || size > rest.len() as u64 {
-            return Err(bad("AVIF", "a box runs past the end of the file"));
+        if size < header as u64 || size > rest.len() as u64 {
+            return Err(bad("AVIF", "a box runs past the end of the one that holds it"));
+        }
+        let body = &rest[header..size as usize];
+        // Deeper nesting than a real file has is not followed (and bounds the recursion).
+        if depth < 3 {
+            match &rest[4..8] {
+                // A full box: version and flags come first.
+                b"meta" => boxes_in(body.get(4..).unwrap_or_default(), depth + 1)?,
+                b"iprp" | b"ipco" => boxes_in(body, depth + 1)?,
+                _ => {}
+            }
         }
         rest = &rest[size as usize..];
     }
