@@ -33,7 +33,7 @@ pub fn decode(data: &[u8]) -> Result<Picture> {
     } else {
         Box::new(data)
     };
-    boxes_within(data)?;
+    boxes_within(data, 0)?;
     let colour = nclx(data);
     // The decoder must not build a frame larger than the checked `ispe` size.
     let max_pixels = (u64::from(w) * u64::from(h)).clamp(1, u64::from(u32::MAX)) as u32;
@@ -260,29 +260,37 @@ fn nclx(data: &[u8]) -> Option<(u16, bool)> {
 
 /// The payload of the top-level `meta` box, where the item properties live (pixels are in
 /// `mdat`, where a byte scan could match anything).
-fn meta_box(data: &[u8]) -> Option<&[u8]> {
-    let mut at = 0usize;
-    while let Some(size) = be32(data, at) {
-        let kind = data.get(at + 4..at + 8)?;
-        let (head, size) = match size {
-            0 => (8, data.len() - at),
-            1 => {
-                let hi = u64::from(be32(data, at + 8)?);
-                let lo = u64::from(be32(data, at + 12)?);
-                (16, usize::try_from(hi << 32 | lo).ok()?)
-            }
-            n => (8, n as usize),
-        };
-        if size < head {
-            return None;
+fn meta_box(mut data: &[u8]) -> Option<&[u8]> {
+    while let Some((kind, body, rest)) = next_box(data).ok()? {
+        if &kind == b"meta" {
+            return Some(body);
         }
-        let end = at.checked_add(size)?;
-        if kind == b"meta" {
-            return data.get(at + head..end);
-        }
-        at = end;
+        data = rest;
     }
     None
+}
+
+/// A box's kind and payload, and what follows it.
+type BoxSplit<'a> = ([u8; 4], &'a [u8], &'a [u8]);
+
+/// Splits off the box at the start of `data`: its kind, its payload and what follows it.
+/// `Ok(None)` when fewer than 8 bytes are left; `Err` when its size is malformed or runs
+/// past the end of `data`.
+fn next_box(data: &[u8]) -> std::result::Result<Option<BoxSplit<'_>>, ()> {
+    if data.len() < 8 {
+        return Ok(None);
+    }
+    let kind = data[4..8].try_into().unwrap();
+    let (head, size) = match u32::from_be_bytes(data[..4].try_into().unwrap()) {
+        0 => (8, data.len() as u64),
+        1 => (16, data.get(8..16).map_or(u64::MAX, |b| u64::from_be_bytes(b.try_into().unwrap()))),
+        n => (8, u64::from(n)),
+    };
+    if size < head as u64 || size > data.len() as u64 {
+        return Err(());
+    }
+    let (whole, rest) = data.split_at(size as usize);
+    Ok(Some((kind, &whole[head..], rest)))
 }
 
 fn find(data: &[u8], needle: &[u8]) -> Option<usize> {
@@ -309,34 +317,23 @@ pub fn encode(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
 }
 
 /// Checks that every box ends within the one that holds it, down through `meta`, `iprp` and
-/// `ipco` (where `iloc`, `iinf` and the properties are): avif-parse reserves a box's
-/// declared size before reading it, so a few kilobytes declaring a 1.5 GB `mdat`, or a
-/// 2 GB `iloc`, took that much (found by the `decode_avif` fuzz target).
-fn boxes_within(data: &[u8]) -> Result<()> {
-    boxes_in(data, 0)
-}
-
-fn boxes_in(mut rest: &[u8], depth: u32) -> Result<()> {
-    while rest.len() >= 8 {
-        let (size, header) = match u32::from_be_bytes(rest[..4].try_into().unwrap()) {
-            0 => (rest.len() as u64, 8),
-            1 => (rest.get(8..16).map_or(u64::MAX, |b| u64::from_be_bytes(b.try_into().unwrap())), 16),
-            n => (u64::from(n), 8),
-        };
-        if size < header as u64 || size > rest.len() as u64 {
-            return Err(bad("AVIF", "a box runs past the end of the one that holds it"));
-        }
-        let body = &rest[header..size as usize];
+/// `ipco` (where `iloc`, `iinf` and the properties are), from `depth` 0 at the top level:
+/// avif-parse reserves a box's declared size before reading it, so a few kilobytes
+/// declaring a 1.5 GB `mdat`, or a 2 GB `iloc`, took that much (found by the `decode_avif`
+/// fuzz target).
+fn boxes_within(mut data: &[u8], depth: u32) -> Result<()> {
+    let past_end = |()| bad("AVIF", "a box runs past the end of the one that holds it");
+    while let Some((kind, body, rest)) = next_box(data).map_err(past_end)? {
         // Deeper nesting than a real file has is not followed (and bounds the recursion).
         if depth < 3 {
-            match &rest[4..8] {
+            match &kind {
                 // A full box: version and flags come first.
-                b"meta" => boxes_in(body.get(4..).unwrap_or_default(), depth + 1)?,
-                b"iprp" | b"ipco" => boxes_in(body, depth + 1)?,
+                b"meta" => boxes_within(body.get(4..).unwrap_or_default(), depth + 1)?,
+                b"iprp" | b"ipco" => boxes_within(body, depth + 1)?,
                 _ => {}
             }
         }
-        rest = &rest[size as usize..];
+        data = rest;
     }
     Ok(())
 }
