@@ -77,11 +77,15 @@ def hostile(rng):
     ])
 
 
+def path(key, process, **query):
+    q = urllib.parse.urlencode({"x-oss-process": process, **query})
+    return "/" + urllib.parse.quote(key, safe="/%") + "?" + q
+
+
 def request_path(rng):
     key, process = hostile(rng) if rng.random() < 0.05 else valid(rng)
     # A distinct URL each time: the query carries a nonce the handler ignores.
-    q = urllib.parse.urlencode({"x-oss-process": process, "n": rng.getrandbits(48)})
-    return "/" + urllib.parse.quote(key, safe="/%") + "?" + q
+    return path(key, process, n=rng.getrandbits(48))
 
 
 def rss_mb(pid, field="VmRSS"):
@@ -109,8 +113,7 @@ def main():
     warm = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
     rng = random.Random(0)
     for _ in range(100):
-        key, process = valid(rng)
-        warm.request("GET", "/" + urllib.parse.quote(key) + "?" + urllib.parse.urlencode({"x-oss-process": process}))
+        warm.request("GET", path(*valid(rng)))
         warm.getresponse().read()
     warm.close()
     time.sleep(5)
@@ -125,11 +128,11 @@ def main():
         rng = random.Random(args.seed * 1000 + i)
         conn = None
         while time.monotonic() < end:
-            path = request_path(rng)
+            url = request_path(rng)
             t = time.monotonic()
             try:
                 conn = conn or http.client.HTTPConnection(host.hostname, host.port, timeout=60)
-                conn.request("GET", path)
+                conn.request("GET", url)
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
