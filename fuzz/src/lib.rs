@@ -1,8 +1,47 @@
 //! What the fuzz targets share: the limits they run under and the decoder harness each
 //! format's target calls.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+
 use imgh_handler::codec::Format;
 use imgh_handler::{engine, guard::Limits, process};
+
+/// The largest single allocation a target may make (run.sh's `-malloc_limit_mb`).
+const MAX_ALLOCATION: usize = 512 << 20;
+
+/// Refuses any Rust allocation over [`MAX_ALLOCATION`] by aborting, which libFuzzer reports
+/// as a crash with its input. libFuzzer sees allocations only through a sanitizer's hooks;
+/// this keeps the limit in a build without one.
+struct Capped;
+
+unsafe impl GlobalAlloc for Capped {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        check(layout.size());
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        check(layout.size());
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        check(new_size);
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+fn check(size: usize) {
+    if size > MAX_ALLOCATION {
+        // No formatting here: it would allocate inside the allocator.
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), b"allocation over the fuzz limit\n");
+        std::process::abort();
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Capped = Capped;
 
 /// The default limits scaled down (4 096 px sides, 1 MP, 64 MB, 1 024 px outputs) so that
 /// one input stays well under libFuzzer's one-second timeout with AddressSanitizer; the
