@@ -3,11 +3,13 @@
 # time and the outcome.
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #   RUNS=10000000 fuzz/run.sh 36000 decode_jpeg   # stop at 10 M executions
-#   SANITIZER=none fuzz/run.sh …                  # without AddressSanitizer: 2-5x the rate
+#   SANITIZER=none fuzz/run.sh …                  # without AddressSanitizer: several times the rate
+#   TRACE_CMP=0 fuzz/run.sh …                     # without comparison tracing (below)
 # AddressSanitizer instruments the Rust code only (the C decoders are built without it), and
 # without it libFuzzer's -malloc_limit_mb sees nothing: the harness's allocator
 # (fuzz/src/lib.rs) then refuses a Rust allocation over 512 MB, and -rss_limit_mb still
-# stops the rest.
+# stops the rest. Comparison tracing guides the fuzzer past magic numbers but is half the
+# engine target's time (comparisons in rav1e's and the filters' inner loops).
 # Seeds: fuzz/seeds/<format>/ (tiny images; fuzz/seeds/make.py writes them) for the
 # decoders and, with a few action chains each, the engine; short texts for the others.
 # The corpus grows in fuzz/corpus/<target>/, crashes land in fuzz/artifacts/<target>/.
@@ -45,12 +47,14 @@ seed() {
     resolve) printf '/a%%20b.jpg@!thumb\0' > "$dir/a"; printf '/k.jpg\0x-oss-process=style/thumb' > "$dir/b" ;;
   esac
 }
-sanitizer=${SANITIZER:-address}
-cargo fuzz build -O -s "$sanitizer" --target-dir "target/$sanitizer"
-bin="$here/target/$sanitizer/$(rustc -vV | sed -n 's/^host: //p')/release"
+build=(-O -s "${SANITIZER:-address}")
+variant=${SANITIZER:-address}
+if [ "${TRACE_CMP:-1}" = 0 ]; then build+=(--no-trace-compares); variant+=-nocmp; fi
+cargo fuzz build "${build[@]}" --target-dir "target/$variant"
+bin="$here/target/$variant/$(rustc -vV | sed -n 's/^host: //p')/release"
 for t in "${targets[@]}"; do
   seed "$t"
-  log="$here/artifacts/$t.$sanitizer.log"
+  log="$here/artifacts/$t.$variant.log"
   mkdir -p "$here/artifacts/$t"
   start=$(date +%s)
   "$bin/$t" -artifact_prefix="artifacts/$t/" "corpus/$t" -max_total_time="$seconds" -runs="${RUNS:--1}" -timeout=1 \
@@ -58,5 +62,5 @@ for t in "${targets[@]}"; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo ?)
   rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo ?)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || echo 'cov: ?')
-  echo "$t ($sanitizer): $status, $execs executions in $(( $(date +%s) - start )) s, $cov, peak RSS $rss MB"
+  echo "$t ($variant): $status, $execs executions in $(( $(date +%s) - start )) s, $cov, peak RSS $rss MB"
 done
