@@ -21,6 +21,7 @@ shift || true
 targets=("$@")
 formats=(jpeg png gif webp avif bmp tiff)
 [ ${#targets[@]} -gt 0 ] || targets=(process_parse resolve signature "${formats[@]/#/decode_}" engine)
+"$here/../tests/setup.sh" --build-only   # nasm, for the codecs' SIMD code
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # cargo fuzz needs nightly flags; this lets the one stable toolchain take them.
 export RUSTC_BOOTSTRAP=1
