@@ -252,3 +252,16 @@ fn fuzz_findings_are_400_at_once() {
         assert!(start.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", start.elapsed());
     }
 }
+
+/// An AV1 sequence header may carry the reserved colour matrix code 3 (`decode_avif` found
+/// one): rav1d's `Picture::matrix_coefficients` panics on it, which the codec guard turned
+/// into a 400 and a panic in the log. The code is now read from the header by dav1d's own
+/// parser and taken as unspecified (BT.601), so the image decodes.
+#[test]
+fn avif_with_a_reserved_colour_matrix_decodes() {
+    let name = "avif-reserved-matrix-code.avif";
+    let bytes = std::fs::read(format!("{}/tests/fixtures/fuzz/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let out = run_with(&bytes, "image/format,png", &Limits::default()).expect(name);
+    let img = decode(&out);
+    assert!(img.width() > 0 && img.height() > 0);
+}

@@ -8,8 +8,11 @@ use crate::error::{ProcessError, Result};
 use crate::picture::Picture;
 use image::{DynamicImage, RgbImage, RgbaImage};
 use ravif::{Encoder, Img, RGB8, RGBA8};
+use re_rav1d::include::dav1d::headers::Dav1dSequenceHeader;
+use re_rav1d::src::lib::dav1d_parse_sequence_header;
 use re_rav1d::{self as dav1d, pixel, PixelLayout, PlanarImageComponent as Component};
 use std::io::Read;
+use std::ptr::NonNull;
 use yuv::{YuvError, YuvGrayImage, YuvPlanarImage, YuvRange, YuvStandardMatrix};
 
 /// Width and height from the first `ispe` (image spatial extents) property in the `meta`
@@ -41,6 +44,7 @@ pub fn decode(data: &[u8]) -> Result<Picture> {
     guarded("AVIF", move || {
         let avif = avif_parse::read_avif(&mut reader).map_err(|e| bad("AVIF", e))?;
         let premultiplied = avif.premultiplied_alpha;
+        let colour = colour.or_else(|| sequence_colour(avif.primary_item.as_ref())).unwrap_or(UNSPECIFIED);
         let color = decode_av1(avif.primary_item, max_pixels)?;
         let alpha = match avif.alpha_item {
             Some(item) => Some(decode_av1(item, max_pixels)?),
@@ -115,12 +119,35 @@ pub(crate) fn av1_send(
     Ok(())
 }
 
+/// Matrix coefficients "unspecified" (read as BT.601), limited range: what a stream that
+/// names neither means.
+pub(crate) const UNSPECIFIED: (u16, bool) = (2, false);
+
+/// The colour matrix (H.273 code) and full-range flag of the AV1 sequence header among
+/// `obus`, read by dav1d's own parser: `Picture::matrix_coefficients` panics on the reserved
+/// code 3, which a stream may carry.
+pub(crate) fn sequence_colour(obus: &[u8]) -> Option<(u16, bool)> {
+    if obus.is_empty() {
+        return None;
+    }
+    let mut header = std::mem::MaybeUninit::<Dav1dSequenceHeader>::uninit();
+    // SAFETY: `header` is valid to write and `obus` is a live slice of `obus.len()` bytes,
+    // which dav1d only reads; it writes `header` whole when it returns 0.
+    let header = unsafe {
+        let out = NonNull::new(header.as_mut_ptr());
+        let data = NonNull::new(obus.as_ptr().cast_mut());
+        if dav1d_parse_sequence_header(out, data, obus.len()).0 != 0 {
+            return None;
+        }
+        header.assume_init()
+    };
+    Some((u16::try_from(header.mtrx).ok()?, header.color_range != 0))
+}
+
 /// 8-bit RGB (or RGBA with opaque alpha) from any layout and bit depth, with the colour
-/// matrix and range of the `colr` box if there is one, else of the AV1 sequence header.
-pub(crate) fn to_rgb(pic: &dav1d::Picture, colour: Option<(u16, bool)>, alpha: bool) -> Result<Vec<u8>> {
+/// matrix and range `(mc, full)` of the `colr` box or the AV1 sequence header.
+pub(crate) fn to_rgb(pic: &dav1d::Picture, (mc, full): (u16, bool), alpha: bool) -> Result<Vec<u8>> {
     let (w, h) = (pic.width(), pic.height());
-    let (mc, full) =
-        colour.unwrap_or_else(|| (pic.matrix_coefficients() as u16, pic.color_range() == pixel::YUVRange::Full));
     let range = if full { YuvRange::Full } else { YuvRange::Limited };
     let channels = if alpha { 4 } else { 3 };
     let stride = w * channels;

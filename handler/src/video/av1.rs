@@ -1,7 +1,7 @@
 //! AV1 frames with rav1d (the Rust port of dav1d the AVIF decoder already uses): MP4
 //! samples (temporal units of OBUs) in, one RGB picture out.
 
-use crate::codec::avif::{av1_decoder, av1_send, to_rgb};
+use crate::codec::avif::{av1_decoder, av1_send, sequence_colour, to_rgb, UNSPECIFIED};
 use crate::error::{ProcessError, Result};
 use crate::guard::Deadline;
 use bytes::Bytes;
@@ -23,10 +23,12 @@ pub fn decode_frame(
     };
     let max_pixels = (u64::from(w) * u64::from(h)).clamp(1, u64::from(u32::MAX)) as u32;
     let mut dec = av1_decoder(max_pixels).map_err(broken)?;
-    let (mut shown, mut frame) = (0, None);
+    let (mut shown, mut frame, mut colour) = (0, None, UNSPECIFIED);
     for (i, sample) in samples.iter().enumerate() {
         deadline.check()?;
         let unit = if i == 0 { Bytes::from([config_obus, sample].concat()) } else { sample.clone() };
+        // A frame is coded under the last sequence header before it.
+        colour = sequence_colour(&unit).unwrap_or(colour);
         // Frames before the one wanted are dropped as they come.
         let take = |pic| {
             shown += 1;
@@ -38,7 +40,7 @@ pub fn decode_frame(
         av1_send(&mut dec, unit, take).map_err(broken)?;
         if let Some(pic) = frame {
             let (w, h) = (pic.width(), pic.height());
-            let rgb = to_rgb(&pic, None, false).map_err(|e| ProcessError::new(400, "InvalidVideo", e.message))?;
+            let rgb = to_rgb(&pic, colour, false).map_err(|e| ProcessError::new(400, "InvalidVideo", e.message))?;
             let img = RgbImage::from_raw(w, h, rgb).expect("w × h × 3 bytes");
             return Ok(DynamicImage::ImageRgb8(img));
         }
