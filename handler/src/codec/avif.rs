@@ -101,6 +101,10 @@ pub(crate) fn av1_send(
         Err(e) if e.is_again() => Ok(true),
         Err(e) => Err(e),
     };
+    // rav1d refuses an empty unit with a line on stderr: there is nothing to send.
+    if unit.as_ref().is_empty() {
+        return Ok(());
+    }
     let mut waiting = pending(dec.send_data(unit, None, None, None))?;
     // A temporal unit shows one frame: a few rounds at most. The bound is only there so
     // that no input can keep this loop going; past it the unit is left unread.
