@@ -242,6 +242,9 @@ fn fuzz_findings_are_400_at_once() {
         ("avif-mdat-past-the-end.avif", "image/resize,w_16", "a box runs past the end"),
         // An `iloc` inside `meta` declaring 2 GB.
         ("avif-iloc-past-its-meta.avif", "image/resize,w_16", "a box runs past the end"),
+        // An `iinf` of a few hundred bytes declaring millions of entries: avif-parse reserved
+        // room for them all.
+        ("avif-iinf-count-past-its-size.avif", "image/resize,w_16", "entries, its"),
     ];
     for (name, process, why) in cases {
         let bytes = std::fs::read(format!("{}/tests/fixtures/fuzz/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();

@@ -328,6 +328,33 @@ fn find(data: &[u8], needle: &[u8]) -> Option<usize> {
     data.windows(needle.len()).position(|w| w == needle)
 }
 
+/// avif-parse also reserves room for the entries an `iinf` or `iloc` declares before reading
+/// them: 768 bytes declaring 67 million took 537 MB (found by `decode_avif`). A count the
+/// box cannot hold is refused: each `infe` is a box of 8 bytes or more, each `iloc` item
+/// takes at least 6 (ID, data reference and extent count).
+fn entries_fit(kind: &[u8; 4], body: &[u8]) -> Result<()> {
+    let wide = body.first().is_some_and(|&v| v >= if kind == b"iinf" { 1 } else { 2 });
+    // After version and flags (4 bytes), and for `iloc` its field sizes (2).
+    let at = if kind == b"iinf" { 4 } else { 6 };
+    let (count, len) = if wide { (be32(body, at), 4) } else { (be16(body, at), 2) };
+    let (Some(count), min) = (count, if kind == b"iinf" { 8 } else { 6 }) else {
+        return Ok(()); // truncated: avif-parse says so
+    };
+    let room = body.len().saturating_sub(at + len) / min;
+    if count as usize > room {
+        let kind = String::from_utf8_lossy(kind);
+        return Err(bad(
+            "AVIF",
+            format!("{kind} declares {count} entries, its {} bytes hold at most {room}", body.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn be16(data: &[u8], at: usize) -> Option<u32> {
+    data.get(at..at.checked_add(2)?).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
+}
+
 fn be32(data: &[u8], at: usize) -> Option<u32> {
     data.get(at..at.checked_add(4)?).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
@@ -361,6 +388,7 @@ fn boxes_within(mut data: &[u8], depth: u32) -> Result<()> {
                 // A full box: version and flags come first.
                 b"meta" => boxes_within(body.get(4..).unwrap_or_default(), depth + 1)?,
                 b"iprp" | b"ipco" => boxes_within(body, depth + 1)?,
+                b"iinf" | b"iloc" => entries_fit(&kind, body)?,
                 _ => {}
             }
         }
