@@ -245,6 +245,9 @@ fn fuzz_findings_are_400_at_once() {
         // An `iinf` of a few hundred bytes declaring millions of entries: avif-parse reserved
         // room for them all.
         ("avif-iinf-count-past-its-size.avif", "image/resize,w_16", "entries, its"),
+        // A palette of 49 bytes (16 entries and a byte): png 0.18 read an entry past its
+        // end and panicked, a 500.
+        ("png-palette-of-49-bytes.png", "image/resize,w_16", "a palette of"),
     ];
     for (name, process, why) in cases {
         let bytes = std::fs::read(format!("{}/tests/fixtures/fuzz/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();

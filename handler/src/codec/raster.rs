@@ -29,11 +29,32 @@ pub fn decoded_bytes(data: &[u8], f: Format) -> Result<u64> {
 }
 
 pub fn decode(data: &[u8], f: Format) -> Result<Picture> {
+    if f == Format::Png {
+        palette_whole(data)?;
+    }
     let mut reader = ImageReader::with_format(Cursor::new(data), image_format(f));
     // Pixel limits were checked from the header; this only stops runaway metadata.
     reader.limits(image::Limits::no_limits());
     let img = reader.decode().map_err(|e| bad(f.name(), e))?;
     Ok(Picture::still(img))
+}
+
+/// A PNG palette must be whole RGB entries, 256 at most (PNG 11.2.3: a length not divisible
+/// by 3 is an error); png 0.18 reads past the end of such a one and panics (found by the
+/// `decode_png` fuzz target). The palette comes before the first `IDAT`.
+fn palette_whole(data: &[u8]) -> Result<()> {
+    let mut at = 8;
+    while let Some(head) = data.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        match &head[4..8] {
+            b"PLTE" if len % 3 != 0 || len > 768 => {
+                return Err(bad("PNG", format!("a palette of {len} bytes (whole RGB entries, 256 at most)")))
+            }
+            b"IDAT" | b"PLTE" => break,
+            _ => at = at.saturating_add(len).saturating_add(12),
+        }
+    }
+    Ok(())
 }
 
 pub fn encode(img: &DynamicImage, f: Format) -> Result<Vec<u8>> {
