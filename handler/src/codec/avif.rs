@@ -333,11 +333,12 @@ fn find(data: &[u8], needle: &[u8]) -> Option<usize> {
 /// box cannot hold is refused: each `infe` is a box of 8 bytes or more, each `iloc` item
 /// takes at least 6 (ID, data reference and extent count).
 fn entries_fit(kind: &[u8; 4], body: &[u8]) -> Result<()> {
-    let wide = body.first().is_some_and(|&v| v >= if kind == b"iinf" { 1 } else { 2 });
-    // After version and flags (4 bytes), and for `iloc` its field sizes (2).
-    let at = if kind == b"iinf" { 4 } else { 6 };
+    // The version from which the count is 32 bits, where the count starts (after version
+    // and flags, and for `iloc` its field sizes), the fewest bytes an entry takes.
+    let (wide_from, at, min) = if kind == b"iinf" { (1, 4, 8) } else { (2, 6, 6) };
+    let wide = body.first().is_some_and(|&v| v >= wide_from);
     let (count, len) = if wide { (be32(body, at), 4) } else { (be16(body, at), 2) };
-    let (Some(count), min) = (count, if kind == b"iinf" { 8 } else { 6 }) else {
+    let Some(count) = count else {
         return Ok(()); // truncated: avif-parse says so
     };
     let room = body.len().saturating_sub(at + len) / min;
