@@ -50,6 +50,8 @@ seed() {
 }
 build=(-O -s "${SANITIZER:-address}")
 variant=${SANITIZER:-address}
+# Without a sanitizer the harness allocates as the handler does (fuzz/src/lib.rs).
+[ "$variant" = none ] && build+=(--features mimalloc)
 if [ "${TRACE_CMP:-1}" = 0 ]; then build+=(--no-trace-compares); variant+=-nocmp; fi
 cargo fuzz build "${build[@]}" --target-dir "target/$variant"
 bin="$here/target/$variant/$(rustc -vV | sed -n 's/^host: //p')/release"

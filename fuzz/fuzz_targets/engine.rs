@@ -5,6 +5,7 @@ use imgh_handler::{engine, process};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    imgh_fuzz::configure();
     let Some(split) = data.iter().position(|&b| b == 0) else { return };
     let Ok(text) = std::str::from_utf8(&data[..split]) else { return };
     let Ok(plan) = process::parse(&format!("image/{text}")) else { return };
