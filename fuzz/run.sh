@@ -5,6 +5,7 @@
 #   RUNS=10000000 fuzz/run.sh 36000 decode_jpeg   # stop at 10 M executions
 #   SANITIZER=none fuzz/run.sh …                  # without AddressSanitizer: several times the rate
 #   TRACE_CMP=0 fuzz/run.sh …                     # without comparison tracing (below)
+#   JOBS=2 fuzz/run.sh …                          # N processes on one corpus, RUNS shared out
 # AddressSanitizer instruments the Rust code only (the C decoders are built without it), and
 # without it libFuzzer's -malloc_limit_mb sees nothing: the harness's allocator
 # (fuzz/src/lib.rs) then refuses a Rust allocation over 512 MB, and -rss_limit_mb still
@@ -55,15 +56,30 @@ variant=${SANITIZER:-address}
 if [ "${TRACE_CMP:-1}" = 0 ]; then build+=(--no-trace-compares); variant+=-nocmp; fi
 cargo fuzz build "${build[@]}" --target-dir "target/$variant"
 bin="$here/target/$variant/$(rustc -vV | sed -n 's/^host: //p')/release"
+jobs=${JOBS:-1}
+runs=${RUNS:--1}
+parallel=()
+if [ "$jobs" -gt 1 ]; then
+  parallel=(-jobs="$jobs" -workers="$jobs")
+  [ "$runs" -gt 0 ] && runs=$(( (runs + jobs - 1) / jobs ))
+fi
 for t in "${targets[@]}"; do
   seed "$t"
   log="$here/artifacts/$t.$variant.log"
   mkdir -p "$here/artifacts/$t"
+  # With JOBS > 1 each process writes its own fuzz-N.log in $work; the figures add them up.
+  work="$here/artifacts/$t.$variant.jobs"
+  rm -rf "$work" && mkdir -p "$work"
   start=$(date +%s)
-  "$bin/$t" -artifact_prefix="artifacts/$t/" "corpus/$t" -max_total_time="$seconds" -runs="${RUNS:--1}" -timeout=1 \
-    -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 >"$log" 2>&1 && status=ok || status="FAILED (see $log)"
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo ?)
-  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo ?)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || echo 'cov: ?')
-  echo "$t ($variant): $status, $execs executions in $(( $(date +%s) - start )) s, $cov, peak RSS $rss MB"
+  (cd "$work" && "$bin/$t" -artifact_prefix="$here/artifacts/$t/" "$here/corpus/$t" -max_total_time="$seconds" \
+    -runs="$runs" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 "${parallel[@]}") \
+    >"$log" 2>&1 && status=ok || status="FAILED (see $log)"
+  logs=("$log")
+  [ "$jobs" -gt 1 ] && logs=("$work"/fuzz-*.log)
+  grep -q '^==[0-9]*== \?ERROR' "${logs[@]}" && status="FAILED (see ${logs[*]})"
+  figure() { grep -ho "stat::$1: *[0-9]*" "${logs[@]}" | grep -o '[0-9]*$' || true; }
+  execs=$(figure number_of_executed_units | awk '{ n += $1 } END { print NR ? n : "?" }')
+  rss=$(figure peak_rss_mb | sort -n | tail -1)
+  cov=$(for l in "${logs[@]}"; do grep -o 'cov: [0-9]*' "$l" | tail -1 || true; done | sort -k2 -n | tail -1)
+  echo "$t ($variant, $jobs process(es)): $status, $execs executions in $(( $(date +%s) - start )) s, ${cov:-cov: ?}, peak RSS ${rss:-?} MB"
 done
