@@ -5,7 +5,7 @@
 #   RUNS=10000000 fuzz/run.sh 36000 decode_jpeg   # stop at 10 M executions
 #   SANITIZER=none fuzz/run.sh …                  # without AddressSanitizer: several times the rate
 #   TRACE_CMP=0 fuzz/run.sh …                     # without comparison tracing (below)
-#   JOBS=2 fuzz/run.sh …                          # N processes on one corpus, RUNS shared out
+#   JOBS=2 fuzz/run.sh …                          # two processes on one corpus, RUNS shared out
 # AddressSanitizer instruments the Rust code only (the C decoders are built without it), and
 # without it libFuzzer's -malloc_limit_mb sees nothing: the harness's allocator
 # (fuzz/src/lib.rs) then refuses a Rust allocation over 512 MB, and -rss_limit_mb still
@@ -63,6 +63,8 @@ if [ "$jobs" -gt 1 ]; then
   parallel=(-jobs="$jobs" -workers="$jobs")
   [ "$runs" -gt 0 ] && runs=$(( (runs + jobs - 1) / jobs ))
 fi
+# A final statistic of every log of the target.
+figure() { grep -ho "stat::$1: *[0-9]*" "${logs[@]}" | grep -o '[0-9]*$' || true; }
 for t in "${targets[@]}"; do
   seed "$t"
   log="$here/artifacts/$t.$variant.log"
@@ -77,7 +79,6 @@ for t in "${targets[@]}"; do
   logs=("$log")
   [ "$jobs" -gt 1 ] && logs=("$work"/fuzz-*.log)
   grep -q '^==[0-9]*== \?ERROR' "${logs[@]}" && status="FAILED (see ${logs[*]})"
-  figure() { grep -ho "stat::$1: *[0-9]*" "${logs[@]}" | grep -o '[0-9]*$' || true; }
   execs=$(figure number_of_executed_units | awk '{ n += $1 } END { print NR ? n : "?" }')
   rss=$(figure peak_rss_mb | sort -n | tail -1)
   cov=$(for l in "${logs[@]}"; do grep -o 'cov: [0-9]*' "$l" | tail -1 || true; done | sort -k2 -n | tail -1)
