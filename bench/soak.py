@@ -6,10 +6,12 @@
 The mix: valid requests of every action and output format on the bundled samples, each
 URL distinct (so no cache answers), and 5 % hostile ones (bombs, malformed parameters,
 traversal, control characters, huge chains). Prints, per minute: requests, statuses,
-p50/p99 latency and the server's RSS (median and highest of one sample a second); then the totals and whether the goals held
-(no 5xx but 503, median RSS within 10 % of the second minute's from then on, and, --settle
-seconds after the load stops, RSS within twice its idle level: after a sequential warm-up
-of 100 requests and 5 quiet seconds, before the load).
+p50/p99 latency and the memory the server holds (median and highest of one sample a
+second); then the totals and whether the goals held (no 5xx but 503, median memory held
+within 10 % of the second minute's from then on, and, --settle seconds after the load
+stops, memory held within twice its idle level: after a sequential warm-up of 100
+requests and 5 quiet seconds, before the load). Memory held is RSS without `LazyFree`:
+pages the server gave back with MADV_FREE stay in its RSS until the kernel needs them.
 """
 
 import argparse
@@ -97,6 +99,20 @@ def rss_mb(pid, field="VmRSS"):
     return 0.0
 
 
+def lazy_free_mb(pid):
+    """Pages the server gave back with MADV_FREE, still in its RSS until the kernel takes them."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("LazyFree:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def held_mb(pid):
+    """The memory the server holds: its RSS without the pages it gave back."""
+    return rss_mb(pid) - lazy_free_mb(pid)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
@@ -117,8 +133,9 @@ def main():
         warm.getresponse().read()
     warm.close()
     time.sleep(5)
-    idle = rss_mb(args.pid)
-    print(f"idle RSS after a warm-up of 100 requests: {idle:.0f} MB (anonymous {rss_mb(args.pid, 'RssAnon'):.0f} MB)")
+    idle = held_mb(args.pid)
+    print(f"idle memory held after a warm-up of 100 requests: {idle:.0f} MB (RSS {rss_mb(args.pid):.0f} MB, "
+          f"anonymous {rss_mb(args.pid, 'RssAnon'):.0f} MB, LazyFree {lazy_free_mb(args.pid):.0f} MB)")
     end = time.monotonic() + args.minutes * 60
     start = time.monotonic()
     lock = threading.Lock()
@@ -156,7 +173,7 @@ def main():
     while time.monotonic() < end:
         time.sleep(1)
         minute = int((time.monotonic() - start) // 60)
-        rss.setdefault(minute, []).append(rss_mb(args.pid))
+        rss.setdefault(minute, []).append(held_mb(args.pid))
     for t in threads:
         t.join(timeout=90)
     # After the load: does the server give back what the burst took?
@@ -164,10 +181,10 @@ def main():
     after = {}
     while time.monotonic() < stopped + args.settle:
         time.sleep(1)
-        after[round(time.monotonic() - stopped)] = rss_mb(args.pid)
+        after[round(time.monotonic() - stopped)] = held_mb(args.pid)
 
     rows = []
-    print(f"{'min':>3} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS p50':>8} {'RSS max':>8}  statuses")
+    print(f"{'min':>3} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'held p50':>8} {'held max':>8}  statuses")
     for minute in sorted(minutes):
         m = minutes[minute]
         ms = sorted(m["ms"])
@@ -188,14 +205,15 @@ def main():
     print(f"total {sum(total.values())} requests, statuses {dict(sorted(total.items()))}")
     print(f"peak RSS of the server: {rss_mb(args.pid, 'VmHWM'):.0f} MB")
     print(f"5xx other than 503 (or failed connections): {sum(bad.values())}")
-    print(f"median RSS per minute after the first: {min(steady, default=0):.0f}-{max(steady, default=0):.0f} MB, "
+    print(f"median memory held per minute after the first: {min(steady, default=0):.0f}-{max(steady, default=0):.0f} MB, "
           f"{'within' if flat else 'NOT within'} 10 % of minute 2's {base:.0f} MB")
     settled = after[max(after)] if after else idle
-    print(f"anonymous RSS {max(after, default=0)} s after the load: {rss_mb(args.pid, 'RssAnon'):.0f} MB")
+    print(f"{max(after, default=0)} s after the load: RSS {rss_mb(args.pid):.0f} MB, anonymous "
+          f"{rss_mb(args.pid, 'RssAnon'):.0f} MB, of which LazyFree {lazy_free_mb(args.pid):.0f} MB")
     returned = settled <= 2 * idle
-    print("RSS after the load: " + ", ".join(f"{s} s {mb:.0f} MB" for s, mb in after.items() if s in (1, 5, 10, 20, 30)
+    print("memory held after the load: " + ", ".join(f"{s} s {mb:.0f} MB" for s, mb in after.items() if s in (1, 5, 10, 20, 30)
                                              or s == max(after)))
-    print(f"RSS {max(after, default=0)} s after the load: {settled:.0f} MB, "
+    print(f"memory held {max(after, default=0)} s after the load: {settled:.0f} MB, "
           f"{'within' if returned else 'NOT within'} 2x its idle {idle:.0f} MB before the load")
     if args.json:
         with open(args.json, "w") as f:

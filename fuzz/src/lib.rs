@@ -10,9 +10,9 @@ use imgh_handler::{engine, guard::Limits, process};
 /// The largest single allocation a target may make (run.sh's `-malloc_limit_mb`).
 const MAX_ALLOCATION: usize = 512 << 20;
 
-/// The allocator under the cap: the product's (mimalloc) in a build without a sanitizer,
-/// so that memory behaves as it does when deployed; the system's under AddressSanitizer,
-/// which sees the heap only through malloc.
+/// The allocator under the cap: the product's (mimalloc, for the C codecs' malloc too) in a
+/// build without a sanitizer, so that memory behaves as it does when deployed; the
+/// system's under AddressSanitizer, which sees the heap only through malloc.
 #[cfg(feature = "mimalloc")]
 use mimalloc::MiMalloc as Inner;
 #[cfg(not(feature = "mimalloc"))]
@@ -52,9 +52,9 @@ fn check(size: usize) {
 #[global_allocator]
 static ALLOCATOR: Capped = Capped;
 
-/// The allocator settings the handler makes at start (`alloc::configure`: transparent huge
-/// pages off, glibc's thresholds for the C codecs), so that a target's memory behaves as
-/// the handler's. (The ~200 KB of RSS a decode_avif execution once added came from glibc
+/// The allocator settings the handler makes at start (`alloc::configure`: mimalloc's purge
+/// settings, transparent huge pages off), so that a target's memory behaves as the
+/// handler's. (The ~200 KB of RSS a decode_avif execution once added came from glibc
 /// serving Rust's allocations, with or without these settings; mimalloc above ends it.)
 pub fn configure() {
     static ONCE: Once = Once::new();

@@ -11,6 +11,7 @@ use std::time::Instant;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    imgh_handler::alloc::configure();
     let args: Vec<String> = std::env::args().collect();
     let (file, process_text) = match (args.get(1), args.get(2)) {
         (Some(f), Some(p)) => (f, p),

@@ -360,9 +360,8 @@ impl Handler {
         let run = async {
             let _permit = self.workers.acquire().await.map_err(|_| shutting_down())?;
             tokio::task::spawn_blocking(move || {
-                let out = engine::catch_panics(work);
-                crate::alloc::release();
-                out
+                let _job = crate::alloc::Job::start();
+                engine::catch_panics(work)
             })
             .await
             .map_err(|_| ProcessError::internal("the image could not be processed (internal error)"))?
