@@ -7,14 +7,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-30}
 . "$root/bench/data.sh"
-command -v wrk >/dev/null || { echo "bench/http.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --release -q -p imgh-handler --bin imgh-handler
-export PHOTOS
-PHOTOS=$(cd "$photos" && echo *.jpg)
+. "$root/bench/load.sh"
 cores=(taskset -c 0,1)
 command -v taskset >/dev/null || cores=()
-wait_up() { for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$1/${PHOTOS%% *}?x-oss-process=image/resize,w_50" && return; sleep 0.1; done; }
-load() { wrk -t1 -c4 -d"${seconds}s" --latency -s "$root/bench/http.lua" "http://127.0.0.1:$1" | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors"; }
 
 IMGH_DIR="$photos" IMGH_MODE=http IMGH_LISTEN=127.0.0.1:18282 IMGH_CACHE_MB=0 AWS_REGION=us-east-1 RUST_LOG=error \
   "${cores[@]}" "$root/target/release/imgh-handler" >/dev/null 2>&1 &
@@ -22,11 +17,11 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 wait_up 18282
 echo "imgh serve (imgh-handler, no result cache), ${seconds}s, 4 connections"
-load 18282
+load 18282 "$seconds"
 kill $pid; wait $pid 2>/dev/null || true
 
 "${cores[@]}" node "$root/bench/sharp-server.mjs" "$photos" 18283 &
 pid=$!
 wait_up 18283
 echo "node + sharp $(cd "$root/bench" && node -p "require('sharp').versions.sharp"), ${seconds}s, 4 connections"
-load 18283
+load 18283 "$seconds"

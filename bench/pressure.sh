@@ -9,10 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 mb=${1:-400}
 seconds=${2:-20}
 . "$root/bench/data.sh"
-command -v wrk >/dev/null || { echo "bench/pressure.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --release -q -p imgh-handler --bin imgh-handler
-export PHOTOS
-PHOTOS=$(cd "$photos" && echo *.jpg)
+. "$root/bench/load.sh"
 if [ -d /sys/fs/cgroup/memory ]; then
   cg=/sys/fs/cgroup/memory/imgh-pressure limit=memory.limit_in_bytes
 else
@@ -24,10 +21,9 @@ IMGH_DIR="$photos" IMGH_MODE=http IMGH_LISTEN=127.0.0.1:18284 IMGH_CACHE_MB=0 IM
   RUST_LOG=error sh -c "echo \$\$ >$cg/cgroup.procs; exec $root/target/release/imgh-handler" >/dev/null 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; sleep 0.5; rmdir "$cg" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:18284/${PHOTOS%% *}?x-oss-process=image/resize,w_50" && break; sleep 0.1; done
+wait_up 18284
 echo "imgh-handler in a ${mb} MB memory cgroup (IMGH_MEMORY_MB=$mb), ${seconds}s, 4 connections"
-wrk -t1 -c4 -d"${seconds}s" --latency -s "$root/bench/http.lua" http://127.0.0.1:18284 |
-  grep -E "requests in|Requests/sec|^ +(50|99)%|Non-2xx|Socket errors"
+load 18284 "$seconds"
 kill -0 $pid 2>/dev/null || { echo "the handler is gone (OOM kill?)"; exit 1; }
 grep VmHWM /proc/$pid/status
 grep -E "^(Rss|LazyFree):" /proc/$pid/smaps_rollup

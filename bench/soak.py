@@ -90,22 +90,23 @@ def request_path(rng):
     return path(key, process, n=rng.getrandbits(48))
 
 
-def rss_mb(pid, field="VmRSS"):
-    """The server's resident memory now (VmRSS) or at its highest so far (VmHWM)."""
-    with open(f"/proc/{pid}/status") as f:
+def proc_mb(pid, name, field):
+    """A `Field: N kB` line of /proc/PID/NAME, in MB."""
+    with open(f"/proc/{pid}/{name}") as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
 
+def rss_mb(pid, field="VmRSS"):
+    """The server's resident memory now (VmRSS) or at its highest so far (VmHWM)."""
+    return proc_mb(pid, "status", field)
+
+
 def lazy_free_mb(pid):
     """Pages the server gave back with MADV_FREE, still in its RSS until the kernel takes them."""
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("LazyFree:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return proc_mb(pid, "smaps_rollup", "LazyFree")
 
 
 def held_mb(pid):
@@ -169,11 +170,11 @@ def main():
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(args.connections)]
     for t in threads:
         t.start()
-    rss = {}
+    held = {}
     while time.monotonic() < end:
         time.sleep(1)
         minute = int((time.monotonic() - start) // 60)
-        rss.setdefault(minute, []).append(held_mb(args.pid))
+        held.setdefault(minute, []).append(held_mb(args.pid))
     for t in threads:
         t.join(timeout=90)
     # After the load: does the server give back what the burst took?
@@ -189,17 +190,17 @@ def main():
         m = minutes[minute]
         ms = sorted(m["ms"])
         p50, p99 = ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-        samples = sorted(rss.get(minute, [0.0]))
+        samples = sorted(held.get(minute, [0.0]))
         mid, peak = samples[len(samples) // 2], samples[-1]
         rows.append({"minute": minute + 1, "requests": m["n"], "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
-                     "rss_mb": round(mid, 1), "rss_max_mb": round(peak, 1), "statuses": dict(m["status"])})
+                     "held_mb": round(mid, 1), "held_max_mb": round(peak, 1), "statuses": dict(m["status"])})
         print(f"{minute + 1:>3} {m['n']:>8} {p50:>8.1f} {p99:>8.1f} {mid:>8.1f} {peak:>8.1f}  "
               f"{dict(sorted(m['status'].items()))}")
     total = collections.Counter()
     for m in minutes.values():
         total.update(m["status"])
     bad = {s: c for s, c in total.items() if s >= 500 and s != 503 or s == 0}
-    steady = [r["rss_mb"] for r in rows[1:]]
+    steady = [r["held_mb"] for r in rows[1:]]
     base = steady[0] if steady else 0
     flat = all(abs(x - base) <= 0.1 * base for x in steady) if base else False
     print(f"total {sum(total.values())} requests, statuses {dict(sorted(total.items()))}")
@@ -217,7 +218,7 @@ def main():
           f"{'within' if returned else 'NOT within'} 2x its idle {idle:.0f} MB before the load")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"minutes": rows, "statuses": dict(total), "idle_rss_mb": idle, "rss_after_mb": after}, f, indent=1)
+            json.dump({"minutes": rows, "statuses": dict(total), "idle_held_mb": idle, "held_after_mb": after}, f, indent=1)
     return 0 if not bad and flat and returned else 1
 
 
