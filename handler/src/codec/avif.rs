@@ -7,7 +7,7 @@ use super::{bad, guarded};
 use crate::error::{ProcessError, Result};
 use crate::picture::Picture;
 use image::{DynamicImage, RgbImage, RgbaImage};
-use ravif::{Encoder, Img, RGB8, RGBA8};
+use ravif::{AlphaColorMode, Encoder, MatrixCoefficients, PixelRange};
 use re_rav1d::include::dav1d::headers::Dav1dSequenceHeader;
 use re_rav1d::src::lib::dav1d_parse_sequence_header;
 use re_rav1d::{self as dav1d, pixel, PixelLayout, PlanarImageComponent as Component};
@@ -360,19 +360,51 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
     data.get(at..at.checked_add(4)?).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// 10-bit AVIF, as ravif's `encode_rgb` and `encode_rgba` make it from 8-bit pixels, but
+/// through its one 10-bit entry point: those two also link rav1e's whole 8-bit encoder
+/// (for ravif's `BitDepth::Eight`), which the handler never runs. An alpha channel is
+/// written only when some pixel is not opaque, and colours under transparent pixels are kept
+/// as they are (ravif's `UnassociatedDirty`, what sharp does too).
 pub fn encode(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
-    let enc = Encoder::new().with_quality(quality as f32).with_speed(9).with_num_threads(Some(1));
+    let enc = Encoder::new()
+        .with_quality(quality as f32)
+        .with_speed(9)
+        .with_num_threads(Some(1))
+        .with_alpha_color_mode(AlphaColorMode::UnassociatedDirty);
     let (w, h) = (img.width() as usize, img.height() as usize);
+    let (bt601, full) = (MatrixCoefficients::BT601, PixelRange::Full);
     let out = if img.color().has_alpha() {
         let rgba = img.to_rgba8();
-        let px: Vec<RGBA8> = rgba.pixels().map(|p| RGBA8::new(p.0[0], p.0[1], p.0[2], p.0[3])).collect();
-        enc.encode_rgba(Img::new(&px[..], w, h))
+        let colour = ycbcr(rgba.pixels().map(|p| [p[0], p[1], p[2]]));
+        let alpha = rgba.pixels().any(|p| p[3] != 255).then(|| rgba.pixels().map(|p| ten_bits(p[3])));
+        enc.encode_raw_planes_10_bit(w, h, colour, alpha, full, bt601)
     } else {
         let rgb = img.to_rgb8();
-        let px: Vec<RGB8> = rgb.pixels().map(|p| RGB8::new(p.0[0], p.0[1], p.0[2])).collect();
-        enc.encode_rgb(Img::new(&px[..], w, h))
+        enc.encode_raw_planes_10_bit(w, h, ycbcr(rgb.pixels().map(|p| p.0)), None::<[_; 0]>, full, bt601)
     };
     out.map(|e| e.avif_file).map_err(|e| bad("AVIF encoder", e))
+}
+
+/// 8-bit sRGB to full-range 10-bit BT.601 Y′CbCr, by ravif's own formula (rounded the same
+/// way, so the planes are the ones `encode_rgb` would make).
+fn ycbcr(pixels: impl Iterator<Item = [u8; 3]> + Send) -> impl Iterator<Item = [u16; 3]> + Send {
+    const KR: f32 = 0.2990;
+    const KG: f32 = 0.5870;
+    const KB: f32 = 0.1140;
+    const SCALE: f32 = 1023. / 255.;
+    const SHIFT: f32 = 512.; // (1023 / 2).round()
+    pixels.map(|p| {
+        let [r, g, b] = p.map(f32::from);
+        let y = (SCALE * KB).mul_add(b, (SCALE * KR).mul_add(r, SCALE * KG * g));
+        let cb = b.mul_add(SCALE, -y).mul_add(0.5 / (1. - KB), SHIFT);
+        let cr = r.mul_add(SCALE, -y).mul_add(0.5 / (1. - KR), SHIFT);
+        [y.round() as u16, cb.round() as u16, cr.round() as u16]
+    })
+}
+
+/// 8 to 10 bits, 255 to 1023, as ravif widens alpha.
+fn ten_bits(v: u8) -> u16 {
+    (u16::from(v) << 2) | (u16::from(v) >> 6)
 }
 
 /// Checks that every box ends within the one that holds it, down through `meta`, `iprp` and
@@ -396,4 +428,35 @@ fn boxes_within(mut data: &[u8], depth: u32) -> Result<()> {
         data = rest;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ravif::{Img, RGB8, RGBA8};
+
+    /// The handler's encoder writes the very bytes ravif's 8-bit entry points write at the
+    /// same settings: opaque, with alpha, and RGBA that is all opaque (alpha left out).
+    #[test]
+    fn same_bytes_as_ravifs_8_bit_entry_points() {
+        let photo = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/dragonfly-alpha.png")).unwrap();
+        let rgba = photo.resize_exact(61, 43, image::imageops::FilterType::Triangle).to_rgba8();
+        let opaque = DynamicImage::ImageRgba8(rgba.clone()).to_rgb8();
+        assert!(rgba.pixels().any(|p| p[3] == 0) && rgba.pixels().any(|p| p[3] > 0 && p[3] < 255));
+        let ravif = Encoder::new()
+            .with_quality(62.)
+            .with_speed(9)
+            .with_num_threads(Some(1))
+            .with_alpha_color_mode(AlphaColorMode::UnassociatedDirty);
+        let rgb8: Vec<RGB8> = opaque.pixels().map(|p| RGB8::new(p[0], p[1], p[2])).collect();
+        let rgba8: Vec<RGBA8> = rgba.pixels().map(|p| RGBA8::new(p[0], p[1], p[2], p[3])).collect();
+        let solid: Vec<RGBA8> = rgb8.iter().map(|p| p.with_alpha(255)).collect();
+
+        let ours = encode(&DynamicImage::ImageRgb8(opaque.clone()), 62).unwrap();
+        assert_eq!(ours, ravif.encode_rgb(Img::new(&rgb8[..], 61, 43)).unwrap().avif_file);
+        let ours = encode(&DynamicImage::ImageRgba8(rgba), 62).unwrap();
+        assert_eq!(ours, ravif.encode_rgba(Img::new(&rgba8[..], 61, 43)).unwrap().avif_file);
+        let ours = encode(&DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(opaque).to_rgba8()), 62).unwrap();
+        assert_eq!(ours, ravif.encode_rgba(Img::new(&solid[..], 61, 43)).unwrap().avif_file);
+    }
 }
