@@ -4,9 +4,7 @@ use super::{footprint::rgba_bytes, params::Params, Footprint, PixelStep, StepCon
 use crate::error::{ProcessError, Result};
 use crate::picture::Picture;
 use fast_image_resize::pixels::{U8x2, U8x3, U8x4, U8};
-use fast_image_resize::{
-    FilterType, IntoImageViewMut, PixelTrait, ResizeAlg, ResizeError, ResizeOptions, Resizer,
-};
+use fast_image_resize::{FilterType, IntoImageViewMut, PixelTrait, ResizeAlg, ResizeError, ResizeOptions, Resizer};
 use image::{ColorType, DynamicImage, GenericImage, Rgb, RgbImage, Rgba, RgbaImage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +215,11 @@ fn resample_with(img: DynamicImage, w: u32, h: u32, centre: Option<(f64, f64)>) 
 /// less x86_64 binary. Both images are viewed as `TypedImage`, the type of the resampler's
 /// own buffers, so each SIMD kernel is compiled once per pixel type, not once per pair of
 /// view types: 0.5 MB less. The same kernels run.
-fn resize_as<P: PixelTrait>(src: &mut DynamicImage, dst: &mut DynamicImage, opts: &ResizeOptions) -> Result<(), ResizeError> {
+fn resize_as<P: PixelTrait>(
+    src: &mut DynamicImage,
+    dst: &mut DynamicImage,
+    opts: &ResizeOptions,
+) -> Result<(), ResizeError> {
     match (src.image_view_mut::<P>(), dst.image_view_mut::<P>()) {
         (Some(src), Some(mut dst)) => Resizer::new().resize_typed(&src, &mut dst, opts),
         _ => Err(ResizeError::PixelTypesAreDifferent),
