@@ -86,11 +86,7 @@ fn blur(frame: DynamicImage, kernel: &[i32], deadline: &Deadline) -> Result<Dyna
 }
 
 /// `f` over the pixels with their colour multiplied by their alpha, then divided again.
-fn premultiplied(
-    mut px: Vec<u8>,
-    channels: usize,
-    f: impl FnOnce(Vec<u8>) -> Result<Vec<u8>>,
-) -> Result<Vec<u8>> {
+fn premultiplied(mut px: Vec<u8>, channels: usize, f: impl FnOnce(Vec<u8>) -> Result<Vec<u8>>) -> Result<Vec<u8>> {
     for p in px.chunks_exact_mut(channels) {
         let a = p[channels - 1] as u32;
         for c in &mut p[..channels - 1] {
@@ -175,7 +171,9 @@ mod tests {
 
     #[test]
     fn a_flat_image_stays_flat_and_an_edge_spreads_as_wide_as_the_kernel() {
-        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(40, 5, |x, _| image::Rgb(if x < 20 { [0; 3] } else { [200; 3] })));
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(40, 5, |x, _| {
+            image::Rgb(if x < 20 { [0; 3] } else { [200; 3] })
+        }));
         let later = Deadline::after(std::time::Duration::from_secs(60));
         let out = blur(img, &weights(3, 10), &later).unwrap().to_rgb8();
         let row: Vec<u8> = (0..40).map(|x| out.get_pixel(x, 2)[0]).collect();
