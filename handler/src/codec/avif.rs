@@ -7,13 +7,16 @@ use super::{bad, guarded};
 use crate::error::{ProcessError, Result};
 use crate::picture::Picture;
 use image::{DynamicImage, RgbImage, RgbaImage};
-use ravif::{AlphaColorMode, Encoder, MatrixCoefficients, PixelRange};
+use ravif::{Encoder, Img, MatrixCoefficients::BT601, PixelRange::Full};
 use re_rav1d::include::dav1d::headers::Dav1dSequenceHeader;
 use re_rav1d::src::lib::dav1d_parse_sequence_header;
 use re_rav1d::{self as dav1d, pixel, PixelLayout, PlanarImageComponent as Component};
+use rgb::FromSlice;
 use std::io::Read;
 use std::ptr::NonNull;
 use yuv::{YuvError, YuvGrayImage, YuvPlanarImage, YuvRange, YuvStandardMatrix};
+
+mod clean_alpha;
 
 /// Width and height from the first `ispe` (image spatial extents) property in the `meta`
 /// box. Animations report one frame: only the first is decoded.
@@ -362,25 +365,22 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
 
 /// 10-bit AVIF, as ravif's `encode_rgb` and `encode_rgba` make it from 8-bit pixels, but
 /// through its one 10-bit entry point: those two also link rav1e's whole 8-bit encoder
-/// (for ravif's `BitDepth::Eight`), which the handler never runs. An alpha channel is
-/// written only when some pixel is not opaque, and colours under transparent pixels are kept
-/// as they are (ravif's `UnassociatedDirty`, what sharp does too).
+/// (for ravif's `BitDepth::Eight`), which the handler never runs. Colours under
+/// transparency are cleaned up first as `encode_rgba` does, and an alpha channel is written
+/// only when some pixel is not opaque.
 pub fn encode(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
-    let enc = Encoder::new()
-        .with_quality(quality as f32)
-        .with_speed(9)
-        .with_num_threads(Some(1))
-        .with_alpha_color_mode(AlphaColorMode::UnassociatedDirty);
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let (bt601, full) = (MatrixCoefficients::BT601, PixelRange::Full);
+    let enc = Encoder::new().with_quality(quality as f32).with_speed(9).with_num_threads(Some(1));
     let out = if img.color().has_alpha() {
         let rgba = img.to_rgba8();
-        let colour = ycbcr(rgba.pixels().map(|p| [p[0], p[1], p[2]]));
-        let alpha = rgba.pixels().any(|p| p[3] != 255).then(|| rgba.pixels().map(|p| ten_bits(p[3])));
-        enc.encode_raw_planes_10_bit(w, h, colour, alpha, full, bt601)
+        let cleaned = clean_alpha::blurred_dirty_alpha(Img::new(rgba.as_raw().as_rgba(), w, h));
+        let px = cleaned.as_ref().map_or(rgba.as_raw().as_rgba(), |c| c.buf().as_slice());
+        let colour = ycbcr(px.iter().map(|p| [p.r, p.g, p.b]));
+        let alpha = px.iter().any(|p| p.a != 255).then(|| px.iter().map(|p| ten_bits(p.a)));
+        enc.encode_raw_planes_10_bit(w, h, colour, alpha, Full, BT601)
     } else {
         let rgb = img.to_rgb8();
-        enc.encode_raw_planes_10_bit(w, h, ycbcr(rgb.pixels().map(|p| p.0)), None::<[_; 0]>, full, bt601)
+        enc.encode_raw_planes_10_bit(w, h, ycbcr(rgb.pixels().map(|p| p.0)), None::<[_; 0]>, Full, BT601)
     };
     out.map(|e| e.avif_file).map_err(|e| bad("AVIF encoder", e))
 }
@@ -433,21 +433,18 @@ fn boxes_within(mut data: &[u8], depth: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ravif::{Img, RGB8, RGBA8};
+    use ravif::{RGB8, RGBA8};
 
     /// The handler's encoder writes the very bytes ravif's 8-bit entry points write at the
-    /// same settings: opaque, with alpha, and RGBA that is all opaque (alpha left out).
+    /// same settings: opaque, with soft-edged alpha (cleaned up as ravif does), and RGBA
+    /// that is all opaque (alpha left out).
     #[test]
     fn same_bytes_as_ravifs_8_bit_entry_points() {
         let photo = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/dragonfly-alpha.png")).unwrap();
         let rgba = photo.resize_exact(61, 43, image::imageops::FilterType::Triangle).to_rgba8();
         let opaque = DynamicImage::ImageRgba8(rgba.clone()).to_rgb8();
         assert!(rgba.pixels().any(|p| p[3] == 0) && rgba.pixels().any(|p| p[3] > 0 && p[3] < 255));
-        let ravif = Encoder::new()
-            .with_quality(62.)
-            .with_speed(9)
-            .with_num_threads(Some(1))
-            .with_alpha_color_mode(AlphaColorMode::UnassociatedDirty);
+        let ravif = Encoder::new().with_quality(62.).with_speed(9).with_num_threads(Some(1));
         let rgb8: Vec<RGB8> = opaque.pixels().map(|p| RGB8::new(p[0], p[1], p[2])).collect();
         let rgba8: Vec<RGBA8> = rgba.pixels().map(|p| RGBA8::new(p[0], p[1], p[2], p[3])).collect();
         let solid: Vec<RGBA8> = rgb8.iter().map(|p| p.with_alpha(255)).collect();
