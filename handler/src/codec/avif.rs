@@ -370,11 +370,12 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
 /// only when some pixel is not opaque.
 pub fn encode(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let enc = Encoder::new().with_quality(quality as f32).with_speed(9).with_num_threads(Some(1));
+    let enc = encoder(quality);
     let out = if img.color().has_alpha() {
         let rgba = img.to_rgba8();
-        let cleaned = clean_alpha::blurred_dirty_alpha(Img::new(rgba.as_raw().as_rgba(), w, h));
-        let px = cleaned.as_ref().map_or(rgba.as_raw().as_rgba(), |c| c.buf().as_slice());
+        let px = rgba.as_raw().as_rgba();
+        let cleaned = clean_alpha::blurred_dirty_alpha(Img::new(px, w, h));
+        let px = cleaned.as_ref().map_or(px, |c| c.buf().as_slice());
         let colour = ycbcr(px.iter().map(|p| [p.r, p.g, p.b]));
         let alpha = px.iter().any(|p| p.a != 255).then(|| px.iter().map(|p| ten_bits(p.a)));
         enc.encode_raw_planes_10_bit(w, h, colour, alpha, Full, BT601)
@@ -383,6 +384,11 @@ pub fn encode(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
         enc.encode_raw_planes_10_bit(w, h, ycbcr(rgb.pixels().map(|p| p.0)), None::<[_; 0]>, Full, BT601)
     };
     out.map(|e| e.avif_file).map_err(|e| bad("AVIF encoder", e))
+}
+
+/// rav1e at a fast preset, on the request's own thread.
+fn encoder(quality: u8) -> Encoder<'static> {
+    Encoder::new().with_quality(quality as f32).with_speed(9).with_num_threads(Some(1))
 }
 
 /// 8-bit sRGB to full-range 10-bit BT.601 Y′CbCr, by ravif's own formula (rounded the same
@@ -444,7 +450,7 @@ mod tests {
         let rgba = photo.resize_exact(61, 43, image::imageops::FilterType::Triangle).to_rgba8();
         let opaque = DynamicImage::ImageRgba8(rgba.clone()).to_rgb8();
         assert!(rgba.pixels().any(|p| p[3] == 0) && rgba.pixels().any(|p| p[3] > 0 && p[3] < 255));
-        let ravif = Encoder::new().with_quality(62.).with_speed(9).with_num_threads(Some(1));
+        let ravif = encoder(62);
         let rgb8: Vec<RGB8> = opaque.pixels().map(|p| RGB8::new(p[0], p[1], p[2])).collect();
         let rgba8: Vec<RGBA8> = rgba.pixels().map(|p| RGBA8::new(p[0], p[1], p[2], p[3])).collect();
         let solid: Vec<RGBA8> = rgb8.iter().map(|p| p.with_alpha(255)).collect();
