@@ -106,7 +106,8 @@ pub struct TemplateArgs {
     /// Log retention in days [default: 14].
     #[arg(long)]
     pub log_retention_days: Option<u32>,
-    /// CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All [default: PriceClass_100].
+    /// CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All [default:
+    /// PriceClass_100; not in China, which has no price classes].
     #[arg(long)]
     pub price_class: Option<String>,
     /// Custom domain name for the distribution (needs --certificate-arn; in China, required,
@@ -134,8 +135,9 @@ pub struct TemplateArgs {
     /// at least two, in different AZs; VPC origins skip use1-az3, usw1-az2, apne1-az3, cac1-az3).
     #[arg(long = "private-subnet", value_name = "SUBNET_ID")]
     pub private_subnets: Vec<String>,
-    /// ECS: a CIDR block covering the --private-subnet subnets, usually the VPC's (the ALB
-    /// admits only it: CloudFront's VPC-origin interfaces sit in those subnets).
+    /// ECS: a CIDR block covering the --private-subnet subnets, usually the VPC's: the ALB
+    /// admits only it (CloudFront's VPC-origin interfaces sit in those subnets) and reaches
+    /// the tasks by their security group.
     #[arg(long)]
     pub vpc_cidr: Option<String>,
     /// ECS: task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384) [default: 1024].
@@ -286,7 +288,8 @@ pub struct TemplateSettings {
     pub kms_key: Option<String>,
     pub auto_format: bool,
     pub log_retention_days: u32,
-    pub price_class: String,
+    /// None: PriceClass_100 outside China; China has no price classes.
+    pub price_class: Option<String>,
     pub domain: Option<String>,
     pub certificate_arn: Option<String>,
     pub iam_certificate_id: Option<String>,
@@ -375,8 +378,7 @@ impl Settings {
             kms_key: pick(&a.kms_key, &f.kms_key),
             auto_format: a.auto_format || f.auto_format.unwrap_or(false),
             log_retention_days: a.log_retention_days.or(f.log_retention_days).unwrap_or(14),
-            price_class: pick(&a.price_class, &f.price_class)
-                .unwrap_or_else(|| if china { "PriceClass_All" } else { "PriceClass_100" }.into()),
+            price_class: pick(&a.price_class, &f.price_class),
             domain: pick(&a.domain, &f.domain),
             certificate_arn: pick(&a.certificate_arn, &f.certificate_arn),
             iam_certificate_id: pick(&a.iam_certificate_id, &f.iam_certificate_id),
@@ -436,6 +438,17 @@ pub fn check_bucket_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A bucket CloudFront or the handler reads over HTTPS, by its virtual-hosted name: "the SSL
+/// wildcard certificate matches only buckets that do not contain dots" (S3 User Guide,
+/// Virtual hosting of buckets).
+pub fn check_served_bucket_name(name: &str) -> Result<()> {
+    check_bucket_name(name)?;
+    if name.contains('.') {
+        bail!("bucket {name:?} has a dot in its name: S3's TLS certificate (*.s3.REGION.amazonaws.com) does not match such a name, so CloudFront and the handler cannot read it over HTTPS. Copy the objects to a bucket named without dots");
+    }
+    Ok(())
+}
+
 /// `--timeout` bounds. CloudFront's origin response timeout is 1 to 120 s without a quota
 /// increase; CloudFront gets `timeout + 5` and the handler `timeout - 2`.
 const MIN_TIMEOUT: u32 = 3;
@@ -453,6 +466,13 @@ impl TemplateSettings {
     /// CloudFront's origin response timeout: longer than the origin's, so its answer arrives.
     pub fn origin_read_timeout(&self) -> u32 {
         self.timeout + 5
+    }
+
+    /// ECS: how long a leaving task keeps serving (the ALB's deregistration delay) and then
+    /// has after SIGTERM (the container's stop timeout, at most 120 s on Fargate): as long
+    /// as CloudFront waits for an answer.
+    pub fn drain_seconds(&self) -> u32 {
+        self.origin_read_timeout().min(120)
     }
 
     /// China: API Gateway's integration timeout, longer than the origin's (at most 30 s).
@@ -543,10 +563,15 @@ impl TemplateSettings {
     }
 
     fn validate(&self) -> Result<()> {
-        for list in [&self.buckets, &self.api_target_buckets] {
+        // Targets of the processing API are written by the handler's S3 client, which uses
+        // path-style requests for names with dots; the sources are read by CloudFront too.
+        for (list, check) in [
+            (&self.buckets, check_served_bucket_name as fn(&str) -> Result<()>),
+            (&self.api_target_buckets, check_bucket_name),
+        ] {
             let mut seen = std::collections::BTreeSet::new();
             for b in list {
-                check_bucket_name(b)?;
+                check(b)?;
                 if !seen.insert(b) {
                     bail!("bucket {b:?} is listed twice");
                 }
@@ -617,8 +642,13 @@ impl TemplateSettings {
                 self.log_retention_days
             );
         }
-        if !["PriceClass_100", "PriceClass_200", "PriceClass_All"].contains(&self.price_class.as_str()) {
-            bail!("--price-class {:?}: use PriceClass_100, PriceClass_200 or PriceClass_All", self.price_class);
+        if let Some(p) = &self.price_class {
+            if self.china {
+                bail!("--price-class {p:?} is not for the China regions: CloudFront there serves from its four edge locations in mainland China, with no price classes");
+            }
+            if !["PriceClass_100", "PriceClass_200", "PriceClass_All"].contains(&p.as_str()) {
+                bail!("--price-class {p:?}: use PriceClass_100, PriceClass_200 or PriceClass_All");
+            }
         }
         if let Some(e) = &self.alarm_email {
             let valid = e.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))

@@ -3,6 +3,12 @@
 //! emptied or deleted; one it created is retained (DeletionPolicy: Retain) unless
 //! `--delete-created-buckets`, which empties and deletes it after the stack is gone. The
 //! stack's ECR repository, which `imgh build` made for it, goes with the stack.
+//!
+//! What users wrote into the stack is kept: the styles (a DynamoDB table the stack owns,
+//! deleted with it, backups included) are saved first to a file `imgh style import` reads.
+//! What a service made outside the template goes too: ECS Container Insights writes to a log
+//! group of its own, `/aws/ecs/containerinsights/CLUSTER/performance`, which would outlive
+//! the stack.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -10,7 +16,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 
 use crate::aws::{Aws, SdkResultExt, Session};
-use crate::{apply_policy, follow, stack, ui};
+use crate::{apply_policy, follow, stack, style, ui};
 
 /// `imgh destroy`.
 #[derive(Debug, clap::Args)]
@@ -55,11 +61,42 @@ async fn destroy(
             if delete_created_buckets { "EMPTIED AND DELETED" } else { "retained" }
         );
     }
+    let stack_id = st.stack_id().unwrap_or(stack_name).to_string();
+    let resources = aws
+        .cfn
+        .describe_stack_resources()
+        .stack_name(&stack_id)
+        .send()
+        .await
+        .sdk()
+        .with_context(|| format!("cannot list the resources of {stack_name}"))?;
+    let styles = style::of_stack(aws, &st).await?;
+    if !styles.is_empty() {
+        eprintln!(
+            "  styles: the table is deleted with the stack; its {} styles are saved first to {} (imgh style import FILE restores them)",
+            styles.len(),
+            backup_dir.display()
+        );
+    }
+    let insights = resources
+        .stack_resources()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("Cluster"))
+        .and_then(|r| r.physical_resource_id())
+        .map(|cluster| {
+            format!("/aws/ecs/containerinsights/{}/performance", cluster.rsplit('/').next().unwrap_or(cluster))
+        });
+    if let Some(group) = &insights {
+        eprintln!("  log group {group} (Container Insights writes it, not the stack): deleted after the stack");
+    }
     ui::confirm(&format!("Delete stack {stack_name}?"), yes)?;
 
+    if !styles.is_empty() {
+        let file = style::save(&styles, backup_dir, stack_name)?;
+        eprintln!("Styles saved to {}.", file.display());
+    }
     apply_policy::remove_ours(aws, stack_name, &buckets, out.get("KmsKey").map(String::as_str), backup_dir).await?;
 
-    let stack_id = st.stack_id().unwrap_or(stack_name).to_string();
     let started = SystemTime::now();
     aws.cfn
         .delete_stack()
@@ -68,14 +105,7 @@ async fn destroy(
         .await
         .sdk()
         .with_context(|| format!("CloudFormation refused to delete {stack_name}"))?;
-    let total = aws
-        .cfn
-        .describe_stack_resources()
-        .stack_name(&stack_id)
-        .send()
-        .await
-        .map(|r| r.stack_resources().len() as u64)
-        .unwrap_or(0);
+    let total = resources.stack_resources().len() as u64;
     let outcome = follow::until_done(aws, &stack_id, started, total).await?;
     if !outcome.gone {
         follow::report_failure(stack_name, &outcome);
@@ -87,6 +117,13 @@ async fn destroy(
             "ECR repository {} (the handler images imgh build pushed) deleted.",
             crate::build::repository_name(stack_name)
         );
+    }
+    if let Some(group) = &insights {
+        match aws.logs.delete_log_group().log_group_name(group).send().await {
+            Ok(_) => eprintln!("Log group {group} deleted."),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(e) => eprintln!("warning: log group {group} was not deleted: {}", crate::aws::sdk_message(&e)),
+        }
     }
     if delete_created_buckets {
         for b in &created {

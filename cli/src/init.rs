@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use dialoguer::{Confirm, Input, Select};
 
-use crate::config::{check_bucket_name, Arch, FileConfig, GlobalArgs, Settings, Variant};
+use crate::config::{check_served_bucket_name, Arch, FileConfig, GlobalArgs, Settings, Variant};
 
 /// Asks, starting from the settings as they are now, and writes the configuration file.
 pub fn run(global: &GlobalArgs) -> Result<()> {
@@ -61,7 +61,7 @@ fn ask_and_write(path: &Path, current: &FileConfig) -> Result<()> {
             s.split(',')
                 .map(str::trim)
                 .filter(|b| !b.is_empty())
-                .try_for_each(|b| check_bucket_name(b).map_err(|e| e.to_string()))
+                .try_for_each(|b| check_served_bucket_name(b).map_err(|e| e.to_string()))
         })
         .interact_text()?;
     c.buckets = buckets.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_string).collect();

@@ -24,6 +24,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("partials/styles.yaml.j2", include_str!("../../templates/partials/styles.yaml.j2")),
     ("partials/read_policy.yaml.j2", include_str!("../../templates/partials/read_policy.yaml.j2")),
     ("partials/edge.yaml.j2", include_str!("../../templates/partials/edge.yaml.j2")),
+    ("partials/cache.yaml.j2", include_str!("../../templates/partials/cache.yaml.j2")),
     ("partials/distribution.yaml.j2", include_str!("../../templates/partials/distribution.yaml.j2")),
     ("partials/bucket_outputs.yaml.j2", include_str!("../../templates/partials/bucket_outputs.yaml.j2")),
     ("partials/router.js.j2", include_str!("../../templates/partials/router.js.j2")),
@@ -248,8 +249,15 @@ pub fn china_differences(t: &TemplateSettings) -> String {
         format!("  - {limit}"),
         format!("  - the distribution serves {} only (ICP recordal required), with IAM server certificate {}; no HTTP/3, no IPv6", t.domain.as_deref().unwrap_or("?"), t.iam_certificate_id.as_deref().unwrap_or("?")),
     ];
+    lines.push("  - caching by the behaviour's legacy settings (CloudFront in China takes no cache policies): every query parameter reaches the handler, which reads only those in the cache key".into());
     if t.auto_format {
         lines.push("  - auto-format: the Accept header as sent is in the cache key (no function to normalise it), so there is one cached copy per distinct Accept value".into());
+    }
+    if !t.cors_origins.is_empty() {
+        lines.push("  - CORS: the handler answers preflights and adds the headers (no response headers policy), with Origin in the cache key".into());
+    }
+    if t.signed_urls {
+        lines.push("  - signed URLs: no function refuses an expired one at the edge; the handler's max-age ends with the URL instead".into());
     }
     lines.join("\n")
 }
@@ -286,6 +294,7 @@ pub fn render(stack_name: &str, t: &TemplateSettings) -> Result<String> {
         process_params => imgh_handler::request::PROCESS_PARAMS,
         deadline_ms => t.deadline_ms(),
         origin_read_timeout => t.origin_read_timeout(),
+        drain_seconds => t.drain_seconds(),
         arch => match t.arch { crate::config::Arch::Arm64 => "arm64", crate::config::Arch::X86_64 => "x86_64" },
         metrics_namespace => dashboard::NAMESPACE,
         dashboard_body => dashboard::body(t, buckets.len()),

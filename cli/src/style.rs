@@ -3,6 +3,7 @@
 //! handler resolves `style/NAME` to that process string.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -41,6 +42,9 @@ pub enum StyleCommand {
     },
     /// Remove a style.
     Rm { name: String },
+    /// Define every style of a TOML file (`name = "image/…"`, the form `imgh destroy` saves
+    /// and `imgh serve --styles` reads), each checked as `set` checks it.
+    Import { file: std::path::PathBuf },
 }
 
 impl StyleCommand {
@@ -51,6 +55,7 @@ impl StyleCommand {
             StyleCommand::Get { name, json } => get(aws, stack, &name, json).await,
             StyleCommand::List { json } => list(aws, stack, json).await,
             StyleCommand::Rm { name } => rm(aws, stack, &name).await,
+            StyleCommand::Import { file } => import(aws, stack, &file).await,
         }
     }
 }
@@ -72,10 +77,29 @@ fn check(name: &str, process: &str) -> Result<()> {
 async fn set(aws: &Aws, stack_name: &str, name: &str, process: &str) -> Result<()> {
     let process = process.strip_prefix("x-oss-process=").unwrap_or(process);
     check(name, process)?;
+    put(aws, &table_name(aws, stack_name).await?, name, process).await
+}
+
+async fn import(aws: &Aws, stack_name: &str, file: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let styles: BTreeMap<String, String> = toml::from_str(&text)
+        .with_context(|| format!("{} is not a styles file (name = \"image/…\" per line)", file.display()))?;
+    // Every style checked before any is written: a bad file changes nothing.
+    for (name, process) in &styles {
+        check(name, process).with_context(|| format!("{}: style {name}", file.display()))?;
+    }
     let t = table_name(aws, stack_name).await?;
+    for (name, process) in &styles {
+        put(aws, &t, name, process).await?;
+    }
+    eprintln!("{} styles imported from {}.", styles.len(), file.display());
+    Ok(())
+}
+
+async fn put(aws: &Aws, t: &str, name: &str, process: &str) -> Result<()> {
     aws.ddb
         .put_item()
-        .table_name(&t)
+        .table_name(t)
         .item(KEY, AttributeValue::S(name.into()))
         .item(PROCESS, AttributeValue::S(process.into()))
         .send()
@@ -110,14 +134,44 @@ async fn get(aws: &Aws, stack_name: &str, name: &str, json: bool) -> Result<()> 
 }
 
 async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
-    let t = table_name(aws, stack_name).await?;
+    let all = all(aws, &table_name(aws, stack_name).await?).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        let w = all.keys().map(String::len).max().unwrap_or(0);
+        for (n, p) in &all {
+            println!("{n:<w$}  {p}");
+        }
+    }
+    Ok(())
+}
+
+/// Every style of the stack's table (none when the stack has no table), by name.
+pub async fn of_stack(aws: &Aws, stack: &aws_sdk_cloudformation::types::Stack) -> Result<BTreeMap<String, String>> {
+    match stack::outputs(stack).get("StyleConfig") {
+        Some(t) => all(aws, t).await,
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+/// Writes `styles` to `dir` as a file `imgh style import` (and `imgh serve --styles`) reads.
+pub fn save(styles: &BTreeMap<String, String>, dir: &Path, stack_name: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let path = dir.join(format!("{stack_name}-styles-{stamp}.toml"));
+    let text = toml::to_string(styles).context("styles as TOML")?;
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+async fn all(aws: &Aws, t: &str) -> Result<BTreeMap<String, String>> {
     let mut all = BTreeMap::new();
     let mut start = None;
     loop {
         let page = aws
             .ddb
             .scan()
-            .table_name(&t)
+            .table_name(t)
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -133,15 +187,7 @@ async fn list(aws: &Aws, stack_name: &str, json: bool) -> Result<()> {
             break;
         }
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
-    } else {
-        let w = all.keys().map(String::len).max().unwrap_or(0);
-        for (n, p) in &all {
-            println!("{n:<w$}  {p}");
-        }
-    }
-    Ok(())
+    Ok(all)
 }
 
 async fn rm(aws: &Aws, stack_name: &str, name: &str) -> Result<()> {

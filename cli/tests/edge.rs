@@ -268,7 +268,11 @@ async fn signed_urls_pass_the_edge_and_verify() {
     let statuses: Vec<u16> = {
         let mut v = vec![];
         for r in &routed {
-            v.push(serve(&h, &doc, &r.result).await.status);
+            // The router refuses an unsigned process itself (`signed_urls_expire_at_the_edge`).
+            match r.result["statusCode"].as_u64() {
+                Some(status) => v.push(status as u16),
+                None => v.push(serve(&h, &doc, &r.result).await.status),
+            }
         }
         v
     };
@@ -326,4 +330,127 @@ async fn auto_format_accept_is_normalised_for_the_handler() {
     let h = handler(Options { auto_format: true, ..Options::default() });
     let reply = serve(&h, &doc, &routed[0].result).await;
     assert_eq!((reply.status, reply.header("content-type")), (200, Some("image/avif")));
+}
+
+/// The router reads only the viewer's own query names (`constructor`, `__proto__` are names
+/// like any other, never inherited properties), keeps the first spelling of a forwarded
+/// name, and takes `image/avif;q=0` as a refusal of AVIF (RFC 9110: "a value of 0 means
+/// not acceptable").
+#[tokio::test]
+async fn router_reads_own_names_and_accept_qualities() {
+    let doc = render(&["--variant", "lambda", "--bucket", "photos-0", "--auto-format"]);
+    let accept = |uri: &str, accept: &str| {
+        let mut v = get(uri);
+        v.headers.push(("accept", accept.into()));
+        v
+    };
+    let viewers = [
+        get("/a.jpg?constructor=1&toString=2&hasOwnProperty=3"),
+        get("/a.jpg?__proto__=x&x%2Doss%2Dprocess=image/resize,w_10&x-oss-process=image/resize,w_20"),
+        accept("/a.jpg?x-oss-process=image/resize,w_10", "image/avif;q=0,image/webp,*/*;q=0.8"),
+        accept("/a.jpg?x-oss-process=image/resize,w_10", "image/avif;q=0, image/webp;q=0"),
+        accept("/a.jpg?x-oss-process=image/resize,w_10", "image/webp;q=0.5,image/avif;q=0.9"),
+    ];
+    let routed = route(&doc, &viewers);
+    assert_eq!(routed[0].origin.as_deref(), Some("s3"), "no process named: an original");
+    assert_eq!(routed[1].origin, None, "to the handler");
+    assert_eq!(routed[1].result["querystring"], json!({"x-oss-process": {"value": "image/resize,w_10"}}));
+    assert_eq!(routed[2].result["headers"]["accept"]["value"], "image/webp");
+    assert!(routed[3].result["headers"].get("accept").is_none(), "neither format is acceptable");
+    assert_eq!(routed[4].result["headers"]["accept"]["value"], "image/avif");
+    // The handler (which reads the raw Accept in China) agrees.
+    let h = handler(Options { auto_format: true, ..Options::default() });
+    let mut map = http::HeaderMap::new();
+    map.insert("accept", "image/avif;q=0,image/webp".parse().unwrap());
+    map.insert(imgh_handler::serve::BUCKET_HEADER, "photos-0".parse().unwrap());
+    let reply = h
+        .handle(&Incoming {
+            method: "GET",
+            path: "/a.jpg",
+            query: Some("x-oss-process=image/resize,w_10"),
+            headers: &map,
+            body: &[],
+        })
+        .await;
+    assert_eq!(reply.header("content-type"), Some("image/webp"));
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// With --signed-urls the router refuses an expired URL before CloudFront looks in its
+/// cache, so an answer cached while the URL was valid is never served after its Expires;
+/// and the handler's answer is cached no longer than the URL is valid.
+#[tokio::test]
+async fn signed_urls_expire_at_the_edge() {
+    let keys = SigningKeys::parse("k1");
+    let h = handler(Options { signing: Some(keys.clone()), ..Options::default() });
+    let doc = render(&["--variant", "lambda", "--bucket", "photos-0", "--signed-urls"]);
+    let now = unix_now();
+    let valid = keys.sign("/a.jpg", Some("x-oss-process=image/resize,w_80"), now + 600).unwrap();
+    let expired = keys.sign("/a.jpg", Some("x-oss-process=image/resize,w_80"), now - 1).unwrap();
+    let style_expired = keys.sign("/a.jpg@!thumb", None, now - 1).unwrap();
+    let viewers = [
+        get(&valid),
+        get(&expired),
+        get("/a.jpg?x-oss-process=image/resize,w_80"),
+        get("/a.jpg@!thumb"),
+        get(&style_expired),
+        get("/a.jpg?x-oss-process=image/resize,w_80&Expires=soon&Signature=x"),
+        // `wow!.jpg` may be an original whose key has a `!`: the handler decides.
+        get("/wow!.jpg"),
+    ];
+    let routed = route(&doc, &viewers);
+    let refused: Vec<bool> = routed.iter().map(|r| r.result["statusCode"] == 403).collect();
+    assert_eq!(refused, [false, true, true, true, true, true, false]);
+    for r in routed.iter().filter(|r| r.result["statusCode"] == 403) {
+        assert_eq!(r.result["headers"]["cache-control"]["value"], "no-store");
+    }
+    let reply = serve(&h, &doc, &routed[0].result).await;
+    assert_eq!(reply.status, 200);
+    let max_age: u64 = reply
+        .header("cache-control")
+        .and_then(|c| c.split(", ").find_map(|d| d.strip_prefix("max-age=")))
+        .expect("max-age")
+        .parse()
+        .unwrap();
+    assert!((590..=600).contains(&max_age), "cached no longer than the URL is valid: {max_age}");
+    assert_eq!(serve(&h, &doc, &routed[6].result).await.status, 200, "an original");
+}
+
+/// China: the legacy cache settings forward every query name while keying on the ones the
+/// handler reads. A signed URL with a name added by anyone (`&x=1`) shares the cache entry
+/// of the signed URL, so it must verify and get the same answer, not a refusal that would be
+/// cached under it.
+#[tokio::test]
+async fn china_forwards_every_name_and_the_handler_reads_only_the_key() {
+    let doc = render(&[
+        "--region",
+        "cn-north-1",
+        "--variant",
+        "lambda",
+        "--bucket",
+        "photos-0",
+        "--domain",
+        "img.example.cn",
+        "--iam-certificate-id",
+        "ASCACKCEVSQ6C2EXAMPLE",
+        "--signed-urls",
+    ]);
+    let behaviour = &doc["Resources"]["Distribution0"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"];
+    assert_eq!(behaviour["ForwardedValues"]["QueryString"].as_bool(), Some(true), "every name forwarded");
+    let keys = SigningKeys::parse("k1");
+    let h = handler(Options { signing: Some(keys.clone()), ..Options::default() });
+    let signed = keys.sign("/a.jpg", Some("x-oss-process=image/resize,w_90"), unix_now() + 600).unwrap();
+    let mut answers = vec![];
+    for uri in [signed.clone(), format!("{signed}&x=1"), format!("{signed}&x=1&x=2&__proto__=3&utm=%ZZ")] {
+        let (path, query) = uri.split_once('?').unwrap();
+        let mut map = http::HeaderMap::new();
+        map.insert(imgh_handler::serve::BUCKET_HEADER, "photos-0".parse().unwrap());
+        let reply = h.handle(&Incoming { method: "GET", path, query: Some(query), headers: &map, body: &[] }).await;
+        assert_eq!(reply.status, 200, "{uri}: {}", String::from_utf8_lossy(&reply.body));
+        answers.push(reply.body);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "one answer under one cache key");
 }

@@ -282,9 +282,38 @@ async fn deploy_policy_redeploy_style_destroy_flow() {
     let out = run_expect(&mut cmd(&["style", "set", "bad", "image/resize,w_abc"]), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("w must be an integer"));
 
-    // Destroy: refused without a terminal, then our statements out, stack gone, buckets kept.
+    // Import: every style of a file is checked before any is written.
+    let styles_file = dir.join("styles.toml");
+    std::fs::write(&styles_file, "small = \"image/resize,w_100\"\nbroken = \"image/resize,w_abc\"\n").unwrap();
+    let out = run_expect(&mut cmd(&["style", "import", styles_file.to_str().unwrap()]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken"));
+    run_expect(&mut cmd(&["style", "get", "small"]), 1);
+    std::fs::write(&styles_file, "small = \"image/resize,w_100\"\n").unwrap();
+    run_expect(&mut cmd(&["style", "import", styles_file.to_str().unwrap()]), 0);
+    let out = run_expect(&mut cmd(&["style", "get", "small"]), 0);
+    assert_eq!(stdout(&out).trim(), "image/resize,w_100");
+
+    // Destroy: refused without a terminal, then our statements out, stack gone, buckets kept;
+    // the styles (deleted with the stack's table) saved first, in a file import reads.
+    let before: Vec<_> = backups(&backup_dir);
     run_expect(&mut cmd(&["destroy"]), 3);
-    run_expect(&mut cmd(&["destroy", "--yes"]), 0);
+    assert_eq!(backups(&backup_dir), before, "nothing written before the answer");
+    let out = run_expect(&mut cmd(&["destroy", "--yes"]), 0);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("2 styles are saved first"), "{said}");
+    let saved: Vec<_> = backups(&backup_dir)
+        .into_iter()
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains("-styles-")))
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let kept: std::collections::BTreeMap<String, String> =
+        toml::from_str(&std::fs::read_to_string(&saved[0]).unwrap()).expect("a styles file");
+    assert_eq!(
+        kept,
+        [("large", "image/resize,w_1600"), ("small", "image/resize,w_100")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    );
     assert_eq!(statements_except(&get_policy(&c, &a).await.expect("a kept"), &sid), statements_except(&policy_a, &sid));
     assert!(find_sid(&get_policy(&c, &a).await.expect("a"), &sid).is_none());
     let now_b = get_policy(&c, &b).await.expect("b kept");
@@ -1177,7 +1206,17 @@ async fn hotswap_rolls_the_service_onto_a_revision_with_the_new_image() {
         .unwrap();
     let back = svc.services()[0].task_definition().unwrap().to_string();
     assert!(back.ends_with(&format!("{stack}-handler:1")), "{back}");
-    run_expect(&mut cli(&["destroy", "--yes"]), 0);
+
+    // Container Insights writes a log group the stack does not own: destroy says so, then
+    // removes it once the stack is gone.
+    let cluster = service.cluster_arn().unwrap().rsplit('/').next().unwrap().to_string();
+    let group = format!("/aws/ecs/containerinsights/{cluster}/performance");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    logs.create_log_group().log_group_name(&group).send().await.unwrap();
+    let out = run_expect(&mut cli(&["destroy", "--yes"]), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("log group {group}")));
+    let left = logs.describe_log_groups().log_group_name_prefix(&group).send().await.unwrap();
+    assert!(left.log_groups().is_empty(), "{group} deleted");
 }
 
 /// `imgh status` on a stack with a dashboard: its URL, the last hour's figures from the

@@ -390,6 +390,10 @@ fn iam_is_limited_to_the_listed_buckets() {
                     let want: Vec<String> =
                         targets.iter().map(|t| format!("arn:${{AWS::Partition}}:s3:::{t}/*")).collect();
                     assert_eq!(res, want, "{name}: S3 writes limited to the API's target buckets");
+                } else if actions == ["s3:ListBucket"] {
+                    // On the buckets themselves (a 404 for a missing key, not a 403), never `/*`.
+                    let buckets: Vec<String> = expected.iter().map(|e| e.trim_end_matches("/*").to_string()).collect();
+                    assert_eq!(res, buckets, "{name}: listing limited to the listed buckets");
                 } else {
                     assert_eq!(actions, ["s3:GetObject"], "{name}");
                     assert_eq!(res, expected, "{name}: S3 read limited to the listed buckets");
@@ -437,6 +441,9 @@ fn invalid_options_are_refused_with_a_reason() {
     let cases: &[(&[&str], &str)] = &[
         (&["--variant", "lambda"], "at least one --bucket"),
         (&["--bucket", "Bad_Name"], "not a valid S3 bucket name"),
+        // "the SSL wildcard certificate matches only buckets that do not contain dots" (S3
+        // User Guide, virtual hosting): CloudFront could not read it over HTTPS.
+        (&["--bucket", "photos.example.com"], "has a dot in its name"),
         (
             &[
                 "--bucket",
@@ -764,17 +771,9 @@ fn ecs_origin_is_a_vpc_origin_to_an_internal_alb() {
                 Some("AWS::EC2::InternetGateway"),
                 "a VPC origin needs one"
             );
-            // Zones without VPC origins are avoided where a region has them.
-            let pinned = &doc["Mappings"]["VpcOriginZones"];
-            assert_eq!(pinned["us-east-1"]["Az0"].as_str(), Some("use1-az1"));
-            for (region, zones) in pinned.as_mapping().unwrap() {
-                for z in zones.as_mapping().unwrap().values() {
-                    let z = z.as_str().unwrap();
-                    assert!(!["use1-az3", "usw1-az2", "apne1-az3", "cac1-az3"].contains(&z), "{region:?}: {z}");
-                }
-            }
-            let zone_id = &r["PrivateSubnet1"]["Properties"]["AvailabilityZoneId"]["Fn::If"];
-            assert_eq!(zone_id[0].as_str(), Some("PinZones"));
+            // Zones without VPC origins are avoided where a region has them (checked for
+            // every subnet and region in `new_vpc_subnets_are_pinned_by_region_conditions`).
+            assert_eq!(pinned_zone(&doc, "PrivateSubnet0", "us-east-1"), Some("use1-az1".into()));
             let private_routes: Vec<&Value> = resources_of_type(&doc, "AWS::EC2::Route")
                 .into_iter()
                 .filter(|(_, rt)| rt["Properties"]["RouteTableId"]["Ref"].as_str() == Some("PrivateRouteTable"))
@@ -1018,11 +1017,8 @@ fn china_templates_use_what_china_offers() {
         let outputs = doc["Outputs"].as_mapping().expect("outputs");
         assert!(outputs.keys().all(|k| !k.as_str().unwrap_or_default().starts_with("BucketPolicy")), "{name}");
         assert_eq!(doc["Outputs"]["OriginSecret"]["Value"]["Ref"].as_str(), Some("OriginSecret"), "{name}");
-        // Auto-format: no function to normalise Accept, so the header as sent is in the key.
-        let headers = &doc["Resources"]["ImageCachePolicy"]["Properties"]["CachePolicyConfig"]
-            ["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"];
-        let auto = args.contains(&"--auto-format");
-        assert_eq!(headers["HeaderBehavior"].as_str(), Some(if auto { "whitelist" } else { "none" }), "{name}");
+        // The cache key (the legacy fields China takes) is checked in
+        // `china_behaviours_carry_legacy_cache_settings`.
     }
 }
 
@@ -1080,6 +1076,10 @@ fn china_settings_are_refused_with_a_reason() {
         (&["--domain", "img.example.cn", "--certificate-arn", CERT], "does not take"),
         (&["--domain", "img.example.cn", "--iam-certificate-id", "not-an-id"], "is not an IAM server certificate id"),
         (&["--domain", "img.example.cn", "--iam-certificate-id", CN_CERT, "--timeout", "30"], "at most 30 s"),
+        (
+            &["--domain", "img.example.cn", "--iam-certificate-id", CN_CERT, "--price-class", "PriceClass_100"],
+            "no price classes",
+        ),
     ];
     for (extra, expected) in cases {
         let out = run_expect(imgh(&dir, None).arg("render").args(cn).args(*extra), 1);
@@ -1358,6 +1358,11 @@ fn processing_api_is_an_uncached_post_route_to_the_handler() {
                 b["AllowedMethods"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
             assert!(methods.contains(&"POST"), "{name}/{id}: {methods:?}");
             assert!(b["FunctionAssociations"].is_null(), "{name}/{id}: no router on the API route");
+            if name.starts_with("cn-") {
+                // China's legacy fields: `china_behaviours_carry_legacy_cache_settings`.
+                assert!(b["ForwardedValues"].is_mapping(), "{name}/{id}");
+                continue;
+            }
             assert_eq!(b["CachePolicyId"]["Ref"].as_str(), Some("ProcessingCachePolicy"));
             assert_eq!(b["OriginRequestPolicyId"]["Ref"].as_str(), Some("ProcessingOriginRequestPolicy"));
         }
@@ -1366,19 +1371,21 @@ fn processing_api_is_an_uncached_post_route_to_the_handler() {
             assert!(secret.is_null() && !env.contains_key("IMGH_API_SECRET_ID"), "{name}");
             continue;
         }
-        let cache = &doc["Resources"]["ProcessingCachePolicy"]["Properties"]["CachePolicyConfig"];
-        for ttl in ["MinTTL", "DefaultTTL", "MaxTTL"] {
-            assert_eq!(cache[ttl].as_u64(), Some(0), "{name}: nothing of an API call is cached");
+        if !name.starts_with("cn-") {
+            let cache = &doc["Resources"]["ProcessingCachePolicy"]["Properties"]["CachePolicyConfig"];
+            for ttl in ["MinTTL", "DefaultTTL", "MaxTTL"] {
+                assert_eq!(cache[ttl].as_u64(), Some(0), "{name}: nothing of an API call is cached");
+            }
+            let forwarded: Vec<String> = doc["Resources"]["ProcessingOriginRequestPolicy"]["Properties"]
+                ["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().to_ascii_lowercase())
+                .collect();
+            assert!(forwarded.iter().any(|h| h == client_header), "{name}: the client secret reaches the handler");
+            assert!(forwarded.iter().any(|h| h == "x-amz-content-sha256"), "{name}: the payload hash OAC signs with");
         }
-        let forwarded: Vec<String> = doc["Resources"]["ProcessingOriginRequestPolicy"]["Properties"]
-            ["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|h| h.as_str().unwrap().to_ascii_lowercase())
-            .collect();
-        assert!(forwarded.iter().any(|h| h == client_header), "{name}: the client secret reaches the handler");
-        assert!(forwarded.iter().any(|h| h == "x-amz-content-sha256"), "{name}: the payload hash OAC signs with");
         let generated = &secret["Properties"]["GenerateSecretString"];
         assert_eq!(
             generated["GenerateStringKey"].as_str().map(str::to_ascii_lowercase).as_deref(),
@@ -1397,5 +1404,233 @@ fn processing_api_is_an_uncached_post_route_to_the_handler() {
         let kms_writes = stmts.iter().any(|s| s["Action"].as_str() == Some("kms:GenerateDataKey"));
         assert_eq!(kms_writes, args.contains(&"--kms-key"), "{name}: SSE-KMS targets get data keys");
         assert_eq!(doc["Outputs"]["ProcessingSecret"]["Value"]["Ref"].as_str(), Some("ProcessingSecret"));
+    }
+}
+
+/// Whether the template's condition `name` holds in `region` (the forms the templates use:
+/// `Fn::Equals` on the region, `Fn::Or`, `Condition`).
+fn holds(doc: &Value, cond: &Value, region: &str) -> bool {
+    if let Some(name) = cond["Condition"].as_str() {
+        return holds(doc, &doc["Conditions"][name], region);
+    }
+    if let Some(list) = cond["Fn::Or"].as_sequence() {
+        return list.iter().any(|c| holds(doc, c, region));
+    }
+    let eq = &cond["Fn::Equals"];
+    assert_eq!(eq[0]["Ref"].as_str(), Some("AWS::Region"), "unexpected condition {cond:?}");
+    eq[1].as_str() == Some(region)
+}
+
+/// A value with its `Fn::If`s resolved for `region`; `None` for `AWS::NoValue`.
+fn in_region(doc: &Value, v: &Value, region: &str) -> Option<Value> {
+    if let Some(branches) = v["Fn::If"].as_sequence() {
+        let name = branches[0].as_str().expect("condition name");
+        let taken = if holds(doc, &doc["Conditions"][name], region) { &branches[1] } else { &branches[2] };
+        return in_region(doc, taken, region);
+    }
+    (v["Ref"].as_str() != Some("AWS::NoValue")).then(|| v.clone())
+}
+
+/// The zone id a new subnet is pinned to in `region`, if any.
+fn pinned_zone(doc: &Value, subnet: &str, region: &str) -> Option<String> {
+    let id = in_region(doc, &doc["Resources"][subnet]["Properties"]["AvailabilityZoneId"], region)?;
+    Some(id.as_str().expect("a zone id").to_string())
+}
+
+/// ECS in a new VPC: each subnet's zone, per region, by the template's own conditions —
+/// pinned to zone ids with CloudFront VPC origins ("available in … us-east-1 … except AZ
+/// use1-az3", usw1-az2, apne1-az3, cac1-az3) and, in Beijing, with Fargate ("cn-north-1
+/// (cnn1-az1 & cnn1-az2 only)"); elsewhere the region's first two zones. No template uses
+/// Fn::FindInMap: it fails on a region missing from the map even inside an untaken Fn::If
+/// (aws-cloudformation/aws-cloudformation-templates#271).
+#[test]
+fn new_vpc_subnets_are_pinned_by_region_conditions() {
+    let global = parse(&render(&["--variant", "ecs"]));
+    let china = parse(&render(CHINA_CASES[2].1));
+    let global_pins = [
+        ("us-east-1", ["use1-az1", "use1-az2"]),
+        ("us-west-1", ["usw1-az1", "usw1-az3"]),
+        ("ap-northeast-1", ["apne1-az1", "apne1-az2"]),
+        ("ca-central-1", ["cac1-az1", "cac1-az2"]),
+    ];
+    let china_pins = [("cn-north-1", ["cnn1-az1", "cnn1-az2"])];
+    for (doc, pins, free) in [(&global, &global_pins[..], "eu-west-1"), (&china, &china_pins[..], "cn-northwest-1")] {
+        for i in 0..2 {
+            for subnet in [format!("PublicSubnet{i}"), format!("PrivateSubnet{i}")] {
+                let zone = &doc["Resources"][subnet.as_str()]["Properties"]["AvailabilityZone"];
+                for (region, zones) in pins {
+                    assert_eq!(pinned_zone(doc, &subnet, region).as_deref(), Some(zones[i]), "{subnet} in {region}");
+                    assert!(in_region(doc, zone, region).is_none(), "{subnet} in {region}: by id only");
+                }
+                assert_eq!(pinned_zone(doc, &subnet, free), None, "{subnet} in {free}");
+                let by_name = in_region(doc, zone, free).expect("a zone by position");
+                assert_eq!(by_name["Fn::Select"][0].as_u64(), Some(i as u64), "{subnet} in {free}");
+            }
+        }
+    }
+    for (name, args) in all_cases() {
+        let text = render(args);
+        assert!(!text.contains("Fn::FindInMap") && parse(&text)["Mappings"].is_null(), "{name}");
+    }
+}
+
+/// A new VPC's resources that need its internet gateway wait for the attachment (and the
+/// route through it), so it is attached first and detached last: "you must explicitly
+/// declare dependencies on gateway attachments for some resources in a VPC" (CloudFormation,
+/// DependsOn attribute) — the tasks' public IPs, and the VPC origin ("You need to add an
+/// internet gateway to the VPC", Restrict access with VPC origins).
+#[test]
+fn new_vpc_resources_wait_for_the_internet_gateway() {
+    for (name, args) in all_cases().filter(|(n, _)| n.contains("ecs")) {
+        let doc = parse(&render(args));
+        let r = &doc["Resources"];
+        let service = &r["Service"]["DependsOn"];
+        if args.contains(&"--vpc-id") {
+            assert!(r["InternetGatewayAttachment"].is_null(), "{name}");
+            assert_eq!(service.as_str(), Some("Listener"), "{name}");
+            continue;
+        }
+        let after: Vec<&str> =
+            service.as_sequence().expect("DependsOn list").iter().filter_map(Value::as_str).collect();
+        for d in ["Listener", "InternetGatewayAttachment", "PublicDefaultRoute"] {
+            assert!(after.contains(&d), "{name}: the service waits for {d}");
+        }
+        assert_eq!(
+            r["PublicDefaultRoute"]["DependsOn"].as_str(),
+            Some("InternetGatewayAttachment"),
+            "{name}: a route through the gateway needs it attached"
+        );
+        if !name.starts_with("cn-") {
+            assert_eq!(r["HandlerVpcOrigin"]["DependsOn"].as_str(), Some("InternetGatewayAttachment"), "{name}");
+        }
+    }
+}
+
+/// The ALB reaches the tasks by their security group, not by an address range: with an
+/// existing VPC, `--vpc-cidr` covers the ALB's private subnets (what CloudFront's VPC-origin
+/// interfaces need), and a CIDR egress rule would leave tasks in other subnets unreachable.
+/// The task group admits the ALB's group, in a rule of its own (inline, the two groups would
+/// name each other: a circular dependency).
+#[test]
+fn alb_reaches_tasks_by_security_group() {
+    for (name, args) in all_cases().filter(|(n, _)| n.contains("ecs")) {
+        let doc = parse(&render(args));
+        let r = &doc["Resources"];
+        let egress = r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupEgress"].as_sequence().expect("egress");
+        assert_eq!(egress.len(), 1, "{name}");
+        assert!(egress[0]["CidrIp"].is_null(), "{name}: no address range");
+        assert_eq!(egress[0]["DestinationSecurityGroupId"]["Fn::GetAtt"][0].as_str(), Some("TaskSecurityGroup"));
+        assert_eq!(egress[0]["FromPort"].as_u64(), Some(8080), "{name}");
+        assert!(r["TaskSecurityGroup"]["Properties"]["SecurityGroupIngress"].is_null(), "{name}");
+        let ingress = &r["TaskIngressFromLoadBalancer"];
+        assert_eq!(ingress["Type"].as_str(), Some("AWS::EC2::SecurityGroupIngress"), "{name}");
+        let p = &ingress["Properties"];
+        assert_eq!(p["GroupId"]["Fn::GetAtt"][0].as_str(), Some("TaskSecurityGroup"), "{name}");
+        assert_eq!(p["SourceSecurityGroupId"]["Fn::GetAtt"][0].as_str(), Some("LoadBalancerSecurityGroup"));
+        assert_eq!((p["FromPort"].as_u64(), p["ToPort"].as_u64()), (Some(8080), Some(8080)), "{name}");
+        assert!(p["Description"].as_str().is_some_and(|d| !d.is_empty()), "{name}");
+    }
+}
+
+/// A task leaving (a deploy, a scale-in) keeps its requests: the ALB stops sending it new
+/// ones and waits (deregistration delay, 0-3600 s) as long as CloudFront waits for an
+/// answer, then ECS gives it as long again after SIGTERM (stop timeout: "For tasks that use
+/// the Fargate launch type, the max stop timeout value is 120 seconds"), which the handler
+/// uses to finish what it has. Both cover the handler's deadline at every --timeout.
+#[test]
+fn ecs_tasks_drain_as_long_as_cloudfront_waits() {
+    let longest: &[&str] = &["--variant", "ecs", "--timeout", "115"];
+    for (name, args) in
+        all_cases().filter(|(n, _)| n.contains("ecs")).map(|(n, a)| (*n, *a)).chain([("ecs-115", longest)])
+    {
+        let doc = parse(&render(args));
+        let r = &doc["Resources"];
+        let timeout: u64 = flag_values(args, "--timeout")
+            .first()
+            .map_or(if name.starts_with("cn-") { 29 } else { 30 }, |t| t.parse().unwrap());
+        let attrs = r["TargetGroup"]["Properties"]["TargetGroupAttributes"].as_sequence().unwrap();
+        let delay: u64 = attrs
+            .iter()
+            .find(|a| a["Key"].as_str() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|a| a["Value"].as_str())
+            .expect("a deregistration delay")
+            .parse()
+            .unwrap();
+        let stop =
+            r["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["StopTimeout"].as_u64().expect("stop timeout");
+        assert_eq!((delay, stop), ((timeout + 5).min(120), (timeout + 5).min(120)), "{name}");
+        assert!(stop <= 120 && delay > timeout - 2, "{name}: the handler's deadline fits");
+    }
+}
+
+/// China: CloudFront there refuses cache and origin request policies ("The parameter
+/// CachePolicyId can't be set for this region", aws/aws-cdk#13584 and #31033), so the
+/// behaviours carry the legacy fields. `QueryString: true` forwards every name but "only
+/// caches based on the query string parameters that you specify" (ForwardedValues): the
+/// key is the names the handler reads (a name outside it reaches the handler and changes
+/// nothing: edge.rs). No response headers policy (none is documented there: the handler
+/// answers CORS, keyed on Origin) and no price class (four edge locations, all in mainland
+/// China).
+#[test]
+fn china_behaviours_carry_legacy_cache_settings() {
+    for (name, args) in CHINA_CASES {
+        let doc = parse(&render(args));
+        for ty in [
+            "AWS::CloudFront::CachePolicy",
+            "AWS::CloudFront::OriginRequestPolicy",
+            "AWS::CloudFront::ResponseHeadersPolicy",
+        ] {
+            assert!(resources_of_type(&doc, ty).is_empty(), "{name}: {ty}");
+        }
+        // The template as CloudFormation reads it (comments may name what is left out).
+        let read = serde_yaml::to_string(&doc).unwrap();
+        for field in ["CachePolicyId", "OriginRequestPolicyId", "ResponseHeadersPolicyId", "PriceClass"] {
+            assert!(!read.contains(field), "{name}: {field}");
+        }
+        let signed = args.contains(&"--signed-urls");
+        let auto = args.contains(&"--auto-format");
+        let cors = flag_values(args, "--cors-origin");
+        let (_, dist) = resources_of_type(&doc, "AWS::CloudFront::Distribution").pop().expect("a distribution");
+        let cfg = &dist["Properties"]["DistributionConfig"];
+        let names = |v: &Value| -> Vec<String> {
+            v.as_sequence()
+                .map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        };
+        let b = &cfg["DefaultCacheBehavior"];
+        let fv = &b["ForwardedValues"];
+        assert_eq!(fv["QueryString"].as_bool(), Some(true), "{name}");
+        let mut want = imgh_handler::request::PROCESS_PARAMS.to_vec();
+        if signed {
+            want.extend(imgh_handler::guard::signature::PARAMS);
+        }
+        assert_eq!(names(&fv["QueryStringCacheKeys"]), want, "{name}");
+        assert_eq!(fv["Cookies"]["Forward"].as_str(), Some("none"), "{name}");
+        let mut headers = vec![];
+        if auto {
+            headers.push("Accept");
+        }
+        if !cors.is_empty() {
+            headers.push("Origin");
+        }
+        assert_eq!(names(&fv["Headers"]), headers, "{name}");
+        let ttl = |b: &Value| (b["MinTTL"].as_u64(), b["DefaultTTL"].as_u64(), b["MaxTTL"].as_u64());
+        assert_eq!(ttl(b), (Some(0), Some(86400), Some(31536000)), "{name}: errors' short Cache-Control honoured");
+        let env = handler_env(&doc, name.contains("ecs"));
+        assert_eq!(
+            env.get("IMGH_CORS_ORIGINS").and_then(Value::as_str).map(str::to_string),
+            (!cors.is_empty()).then(|| cors.join(",")),
+            "{name}: the handler answers CORS"
+        );
+        let methods = names(&b["AllowedMethods"]);
+        assert_eq!(methods.contains(&"OPTIONS".to_string()), !cors.is_empty(), "{name}");
+        if args.contains(&"--api-target-bucket") {
+            let api = &cfg["CacheBehaviors"][0];
+            assert_eq!(api["PathPattern"].as_str(), Some("/images"), "{name}");
+            let fv = &api["ForwardedValues"];
+            assert_eq!(fv["QueryString"].as_bool(), Some(false), "{name}");
+            assert_eq!(names(&fv["Headers"]), ["X-Client-Authorization", "Content-Type"], "{name}");
+            assert_eq!(ttl(api), (Some(0), Some(0), Some(0)), "{name}: nothing of an API call cached");
+        }
     }
 }

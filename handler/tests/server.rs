@@ -410,6 +410,41 @@ fn cached_results_are_revalidated_against_the_source() {
     assert_eq!(logs[2]["fields"]["cache"].as_bool(), Some(false));
 }
 
+/// With s3:ListBucket (the templates grant it) S3 answers 404 for a missing key and 403
+/// only for a refusal: the handler says NoSuchKey (cacheable, as any client error) for the
+/// one and AccessDenied, never cached, for the other, so a fixed bucket policy takes effect
+/// at once and a refusal is not served as "missing". moto does not enforce IAM, so S3's
+/// refusal is played by a socket that answers every request as S3 answers a denied GetObject.
+#[test]
+fn a_refused_read_is_an_uncached_403_not_a_missing_key() {
+    let Some(moto) = moto_url() else { return };
+    let b = bucket(&moto, "imgh-refused", &[("p.jpg", sample("mountain.jpg"))]);
+    let server = s3_server(&moto, &b, &[]);
+    let missing = get(&format!("{}/nope.jpg?x-oss-process=image/resize,w_10", server.base));
+    assert_eq!(missing.status, 404, "{}", missing.text());
+    assert!(missing.text().contains("<Code>NoSuchKey</Code>"), "{}", missing.text());
+
+    let denied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = denied.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>R</RequestId><HostId>H</HostId></Error>";
+        for mut conn in denied.incoming().take(16).flatten() {
+            let mut buf = [0u8; 8192];
+            let _ = conn.read(&mut buf);
+            let head = format!("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nx-amz-request-id: R\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(body.as_bytes()));
+        }
+    });
+    let server = s3_server(&format!("http://{addr}"), "photos", &[]);
+    for path in ["/p.jpg?x-oss-process=image/resize,w_10", "/p.jpg"] {
+        let refused = get(&format!("{}{path}", server.base));
+        assert_eq!(refused.status, 403, "{path}: {}", refused.text());
+        assert!(refused.text().contains("<Code>AccessDenied</Code>"), "{}", refused.text());
+        assert_eq!(refused.header("cache-control"), Some("no-store"), "{path}");
+    }
+}
+
 /// The ECS template's metric filters read the request lines (templates/partials/monitoring.yaml.j2):
 /// `fields.message` "request", `fields.path`, `fields.status`, `fields.total_ms` and
 /// `fields.bytes_out`, numbers where they compare or count. A renamed field would leave the

@@ -5,8 +5,14 @@
 //! query pair except `Signature`, decoded, sorted, and re-encoded one fixed way — so two
 //! spellings of the same URL (`%2C` or `,`, `+` or `%20`, parameter order) sign alike and
 //! nothing is verified by string surgery on the raw URL.
+//!
+//! A signature covers the names the handler reads (the process parameters and `Expires`)
+//! and no other: behind CloudFront's legacy cache settings (China) every query name reaches
+//! the handler while only those are in the cache key, so an added `&x=1` must change neither
+//! the check nor the answer cached under the signed URL.
 
 use crate::error::{ProcessError, Result};
+use crate::request::PROCESS_PARAMS;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -40,9 +46,11 @@ impl SigningKeys {
         self.0.is_empty()
     }
 
-    /// Checks `Expires` and `Signature` of a request against every key, in constant time.
-    pub fn verify(&self, path: &str, query: Option<&str>, now_unix: u64) -> Result<()> {
-        let pairs = decoded_pairs(query);
+    /// Checks `Expires` and `Signature` of a request against every key, in constant time;
+    /// the URL's `Expires` when they match.
+    pub fn verify(&self, path: &str, query: Option<&str>, now_unix: u64) -> Result<u64> {
+        let pairs: Vec<(String, String)> =
+            decoded_pairs(query).into_iter().filter(|(k, _)| covered(k) || k == SIGNATURE).collect();
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let denied = |msg: &str| ProcessError::new(403, "AccessDenied", msg);
         if let Some(name) = repeated_name(&pairs) {
@@ -64,26 +72,33 @@ impl SigningKeys {
         if !valid {
             return Err(denied("the signature does not match"));
         }
-        Ok(())
+        Ok(expires)
     }
 
     /// `path?query` with `Expires` and `Signature` added, signed with the first key. A query
-    /// naming a parameter twice is refused: `verify` would refuse the URL.
+    /// naming a covered parameter twice is refused: `verify` would refuse the URL. Other
+    /// parameters stay in the URL, unsigned.
     pub fn sign(&self, path: &str, query: Option<&str>, expires_unix: u64) -> Result<String> {
         let key = self.0.first().ok_or_else(|| ProcessError::invalid("there is no signing key"))?;
         let mut pairs: Vec<(String, String)> =
             decoded_pairs(query).into_iter().filter(|(k, _)| k != SIGNATURE && k != EXPIRES).collect();
-        if let Some(name) = repeated_name(&pairs) {
+        pairs.push((EXPIRES.into(), expires_unix.to_string()));
+        let signed: Vec<(String, String)> = pairs.iter().filter(|(k, _)| covered(k)).cloned().collect();
+        if let Some(name) = repeated_name(&signed) {
             return Err(ProcessError::invalid(format!(
                 "\"{name}\" appears twice: a signed URL names each parameter once"
             )));
         }
-        pairs.push((EXPIRES.into(), expires_unix.to_string()));
-        let sig = mac(key, &canonical(path, &pairs)).finalize().into_bytes();
+        let sig = mac(key, &canonical(path, &signed)).finalize().into_bytes();
         let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig);
         let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
         Ok(format!("{path}?{}&Signature={sig}", query.join("&")))
     }
+}
+
+/// A name the signature covers: one the handler reads.
+fn covered(name: &str) -> bool {
+    name == EXPIRES || PROCESS_PARAMS.contains(&name)
 }
 
 fn mac(key: &[u8], canonical: &str) -> Hmac<Sha256> {
@@ -172,6 +187,21 @@ mod tests {
         let good = keys.sign("/p.jpg", Some("x-oss-process=image/resize,w_100"), 2_000).unwrap();
         let (_, q) = good.split_once('?').unwrap();
         assert!(keys.verify("/p.jpg", Some(&format!("{q}&x%2Doss%2Dprocess=image/resize,w_9")), 1_000).is_err());
+    }
+
+    /// China's legacy cache settings forward every name but key on the covered ones: a name
+    /// the handler does not read changes nothing, repeated or not; one it reads still counts.
+    #[test]
+    fn names_the_handler_does_not_read_are_not_signed() {
+        let keys = SigningKeys::parse("k1");
+        let url = keys.sign("/p.jpg", Some("x-oss-process=image/resize,w_100&utm=a"), 2_000).unwrap();
+        assert!(url.contains("utm=a"), "{url}");
+        let (path, query) = url.split_once('?').unwrap();
+        assert_eq!(keys.verify(path, Some(query), 1_000).unwrap(), 2_000);
+        let plain = query.replace("utm=a&", "");
+        keys.verify(path, Some(&plain), 1_000).unwrap();
+        keys.verify(path, Some(&format!("{query}&x=1&x=2&__proto__=3")), 1_000).unwrap();
+        assert!(keys.verify(path, Some(&format!("{query}&image_process=image/resize,w_9")), 1_000).is_err());
     }
 
     #[test]

@@ -199,22 +199,41 @@ impl Handler {
             ));
         }
         // Signatures guard processing: a request naming a process in its query is checked
-        // before anything else, the bucket included.
+        // before anything else, the bucket included. A process named only by a key suffix
+        // (`key@!name`, `key!name`) is checked once the suffix resolved to a style: an
+        // original (`wow!.jpg`) is served as S3 would serve it.
         let query_process = request::process_param(req.query).is_some();
-        if query_process {
-            self.check_signature(req)?;
-        }
+        let mut signed_until = if query_process { self.check_signature(req)? } else { None };
         let store = self.store_for(req.headers)?;
-        let Resolved { key, process } = self.resolve(req, query_process).await?;
+        let Resolved { key, process } = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
+        if process.is_some() && !query_process {
+            signed_until = self.check_signature(req)?;
+        }
+        let mut reply = self.answer(req, store.as_ref(), key, process, log).await?;
+        if let Some(expires) = signed_until {
+            bound_by_expiry(&mut reply, expires, unix_now());
+        }
+        Ok(reply)
+    }
+
+    /// The answer to a request whose key and process are resolved (and signature checked).
+    async fn answer(
+        &self,
+        req: &Incoming<'_>,
+        store: &dyn Store,
+        key: String,
+        process: Option<String>,
+        log: &mut RequestLog,
+    ) -> Result<Reply> {
         // No process: the original. Behind CloudFront only `key!name` requests get here
         // without one (the router cannot know whether the style exists; when it does not,
         // the `!` is part of the key); everything else unprocessed is read from S3 directly.
         let Some(process) = process else {
-            return self.original(store.as_ref(), &key).await;
+            return self.original(store, &key).await;
         };
         log.process = Some(process.clone());
         if let Some(snapshot) = video::Snapshot::parse(&process)? {
-            return self.snapshot(store.as_ref(), &key, snapshot, log).await;
+            return self.snapshot(store, &key, snapshot, log).await;
         }
         let mut plan = process::parse(&process)?;
         let negotiated = self.negotiate(&plan, req.headers);
@@ -224,7 +243,7 @@ impl Handler {
         let turn = self.take_turn().await?;
         let cache_key =
             format!("{}\n{key}\n{process}\n{negotiated:?}", self.bucket_name(req.headers).unwrap_or_default());
-        let source = match self.fetch(store.as_ref(), &key, &cache_key, req.headers, log).await? {
+        let source = match self.fetch(store, &key, &cache_key, req.headers, log).await? {
             Fetched::Source(source) => source,
             Fetched::Cached(reply) => return Ok(reply),
         };
@@ -234,7 +253,7 @@ impl Handler {
             return Ok(reply);
         }
         let Processed { body, content_type, timings } =
-            self.render(store.as_ref(), source.bytes.clone(), plan, turn.deadline).await?;
+            self.render(store, source.bytes.clone(), plan, turn.deadline).await?;
         log.timings = timings;
         let body = Bytes::from(body);
         if let (Some(c), Some(source_etag)) = (&self.cache, source.etag) {
@@ -248,17 +267,6 @@ impl Handler {
             c.insert(cache_key, Arc::new(cached)).await;
         }
         Ok(self.ok(body, content_type, etag, source.last_modified))
-    }
-
-    /// The key and process a request names. A process named only by a key suffix
-    /// (`key@!name`, `key!name`) needs a signature too, checked once the suffix resolved to
-    /// a style: an original (`wow!.jpg`) is served as S3 would serve it.
-    async fn resolve(&self, req: &Incoming<'_>, signature_checked: bool) -> Result<Resolved> {
-        let resolved = request::resolve(req.path, req.query, self.styles.as_ref()).await?;
-        if resolved.process.is_some() && !signature_checked {
-            self.check_signature(req)?;
-        }
-        Ok(resolved)
     }
 
     /// The stored object as it is, typed by its bytes.
@@ -404,13 +412,7 @@ impl Handler {
             return None;
         }
         let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if accept.contains("image/avif") {
-            Some(Format::Avif)
-        } else if accept.contains("image/webp") {
-            Some(Format::Webp)
-        } else {
-            None
-        }
+        [Format::Avif, Format::Webp].into_iter().find(|f| accepts(accept, f.mime()))
     }
 
     fn bucket_name<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
@@ -433,11 +435,11 @@ impl Handler {
         }
     }
 
-    /// With signing keys, `Expires` and `Signature` must be valid for the request.
-    fn check_signature(&self, req: &Incoming<'_>) -> Result<()> {
-        let Some(keys) = &self.options.signing else { return Ok(()) };
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        keys.verify(req.path, req.query, now)
+    /// With signing keys, `Expires` and `Signature` must be valid for the request: its
+    /// `Expires` then, which bounds how long the answer may be cached.
+    fn check_signature(&self, req: &Incoming<'_>) -> Result<Option<u64>> {
+        let Some(keys) = &self.options.signing else { return Ok(None) };
+        keys.verify(req.path, req.query, unix_now()).map(Some)
     }
 
     /// Behind a public origin (API Gateway in China), only CloudFront knows the secret header
@@ -494,13 +496,64 @@ impl Handler {
         }
     }
 
+    /// An error answer. Refusals (403) and server errors are not cached: a fixed bucket
+    /// policy, a new key or a recovered origin take effect at once.
     pub fn error_reply(&self, e: &ProcessError) -> Reply {
-        let cache_control = if e.status >= 500 { "no-store".into() } else { self.options.error_cache_control.clone() };
+        let cache_control = if e.status >= 500 || e.status == 403 {
+            "no-store".into()
+        } else {
+            self.options.error_cache_control.clone()
+        };
         let mut headers = vec![("content-type", "application/xml".into()), ("cache-control", cache_control)];
         if e.status == 503 {
             headers.push(("retry-after", "1".into()));
         }
         Reply { status: e.status, headers, body: e.to_xml().into() }
+    }
+}
+
+/// Whether an `Accept` header lists `mime` with a quality above 0 (`image/avif;q=0` is a
+/// refusal, RFC 9110 12.4.2). Wildcards do not count: they do not say a format is decoded.
+/// The router function reads it the same way.
+fn accepts(accept: &str, mime: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut params = item.split(';');
+        params.next().is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
+            && params
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .is_none_or(|(_, q)| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0))
+    })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A signed URL's answer is cached (by CloudFront, by browsers) no longer than the URL is
+/// valid: each `max-age`/`s-maxage` of its Cache-Control is cut to the seconds left, and one
+/// is added if there is none. Without this a URL fetched once before its `Expires` would be
+/// served from a cache for as long as the handler's default (a year).
+fn bound_by_expiry(reply: &mut Reply, expires: u64, now: u64) {
+    let left = expires.saturating_sub(now);
+    for (_, value) in reply.headers.iter_mut().filter(|(k, _)| *k == "cache-control") {
+        let mut bounded = false;
+        let mut directives: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| match d.split_once('=') {
+                Some((k, v)) if k.eq_ignore_ascii_case("max-age") || k.eq_ignore_ascii_case("s-maxage") => {
+                    bounded = true;
+                    format!("{k}={}", v.trim().parse::<u64>().map_or(left, |secs| secs.min(left)))
+                }
+                _ => d.to_string(),
+            })
+            .collect();
+        if !bounded && !directives.iter().any(|d| d.eq_ignore_ascii_case("no-store")) {
+            directives.push(format!("max-age={left}"));
+        }
+        *value = directives.join(", ");
     }
 }
 
@@ -572,4 +625,33 @@ fn etag(source: &Object, process: &str, negotiated: Option<Format>) -> String {
         h.update(&source.bytes);
     }
     format!("\"{}\"", hex::encode(&h.finalize()[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_lists_a_format_only_with_a_quality_above_zero() {
+        assert!(accepts("image/avif,image/webp,*/*;q=0.8", "image/avif"));
+        assert!(accepts("image/webp;q=0.5", "image/webp"));
+        assert!(!accepts("image/avif;q=0,image/webp", "image/avif"));
+        assert!(!accepts("image/avif; q=0.0", "image/avif"));
+        assert!(!accepts("image/*,*/*", "image/avif"));
+        assert!(!accepts("image/avifx", "image/avif"));
+    }
+
+    #[test]
+    fn a_signed_answer_is_cached_no_longer_than_its_url_is_valid() {
+        let cc = |value: &str, expires: u64| {
+            let mut reply = Reply { status: 200, headers: vec![("cache-control", value.into())], body: Bytes::new() };
+            bound_by_expiry(&mut reply, expires, 1_000);
+            reply.header("cache-control").unwrap().to_string()
+        };
+        assert_eq!(cc("public, max-age=31536000", 1_600), "public, max-age=600");
+        assert_eq!(cc("public, max-age=60, s-maxage=86400", 1_600), "public, max-age=60, s-maxage=600");
+        assert_eq!(cc("public", 1_600), "public, max-age=600");
+        assert_eq!(cc("public, max-age=31536000", 900), "public, max-age=0");
+        assert_eq!(cc("no-store", 1_600), "no-store");
+    }
 }

@@ -25,17 +25,14 @@ impl S3Store {
             Ok(out) => out,
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => return Ok(None),
             Err(e) => {
-                return Err(match e.as_service_error() {
-                    Some(GetObjectError::NoSuchKey(_)) => ProcessError::no_such_key(key),
-                    // Without s3:ListBucket, S3 answers a missing key with 403.
-                    _ if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) => {
-                        ProcessError::no_such_key(key)
-                    }
-                    _ => {
-                        tracing::error!(bucket = %self.bucket, key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "GetObject failed");
-                        unavailable()
-                    }
-                });
+                if let Some(GetObjectError::NoSuchKey(_)) = e.as_service_error() {
+                    return Err(ProcessError::no_such_key(key));
+                }
+                if let Some(refused) = self.refused(key, e.raw_response().map(|r| r.status().as_u16())) {
+                    return Err(refused);
+                }
+                tracing::error!(bucket = %self.bucket, key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "GetObject failed");
+                return Err(unavailable());
             }
         };
         check_source_len(out.content_length().unwrap_or(0).max(0) as u64, max_bytes)?;
@@ -44,6 +41,26 @@ impl S3Store {
         let bytes = out.body.collect().await.map_err(|_| unavailable())?.into_bytes();
         check_source_len(bytes.len() as u64, max_bytes)?;
         Ok(Some(Object { bytes, etag, last_modified }))
+    }
+}
+
+impl S3Store {
+    /// What a 404 or 403 from S3 means. With s3:ListBucket (the templates grant it), "Amazon
+    /// S3 returns an HTTP status code 404 Not Found error" for a missing key and 403 only for
+    /// a refusal (GetObject): a policy, a KMS key or a role that does not let the handler read.
+    fn refused(&self, key: &str, status: Option<u16>) -> Option<ProcessError> {
+        match status? {
+            404 => Some(ProcessError::no_such_key(key)),
+            403 => {
+                tracing::error!(bucket = %self.bucket, key, "GetObject refused (403): the handler may not read this object");
+                Some(ProcessError::new(
+                    403,
+                    "AccessDenied",
+                    format!("the handler may not read \"{key}\" in bucket \"{}\" (its role, the bucket policy or the object's KMS key refuses it)", self.bucket),
+                ))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -75,10 +92,10 @@ impl Store for S3Store {
                 Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
                     return Ok(Range { bytes: bytes::Bytes::new(), total: start })
                 }
-                Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) => {
-                    return Err(ProcessError::no_such_key(key))
-                }
                 Err(e) => {
+                    if let Some(refused) = self.refused(key, e.raw_response().map(|r| r.status().as_u16())) {
+                        return Err(refused);
+                    }
                     tracing::error!(bucket = %self.bucket, key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "ranged GetObject failed");
                     return Err(unavailable());
                 }
