@@ -288,7 +288,7 @@ pub struct TemplateSettings {
     pub kms_key: Option<String>,
     pub auto_format: bool,
     pub log_retention_days: u32,
-    /// None: PriceClass_100 outside China; China has no price classes.
+    /// None in China, which has no price classes (one given there is refused).
     pub price_class: Option<String>,
     pub domain: Option<String>,
     pub certificate_arn: Option<String>,
@@ -378,7 +378,7 @@ impl Settings {
             kms_key: pick(&a.kms_key, &f.kms_key),
             auto_format: a.auto_format || f.auto_format.unwrap_or(false),
             log_retention_days: a.log_retention_days.or(f.log_retention_days).unwrap_or(14),
-            price_class: pick(&a.price_class, &f.price_class),
+            price_class: pick(&a.price_class, &f.price_class).or_else(|| (!china).then(|| "PriceClass_100".into())),
             domain: pick(&a.domain, &f.domain),
             certificate_arn: pick(&a.certificate_arn, &f.certificate_arn),
             iam_certificate_id: pick(&a.iam_certificate_id, &f.iam_certificate_id),

@@ -440,17 +440,43 @@ async fn china_forwards_every_name_and_the_handler_reads_only_the_key() {
     ]);
     let behaviour = &doc["Resources"]["Distribution0"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"];
     assert_eq!(behaviour["ForwardedValues"]["QueryString"].as_bool(), Some(true), "every name forwarded");
+    let env = &doc["Resources"]["HandlerFunction"]["Properties"]["Environment"]["Variables"];
+    // The handler as the template configures it: names read as spelled, as the key matches them.
+    let exact_query_names = env["IMGH_EXACT_QUERY_NAMES"].as_str() == Some("1");
+    assert!(exact_query_names, "the China handler reads query names as sent");
     let keys = SigningKeys::parse("k1");
-    let h = handler(Options { signing: Some(keys.clone()), ..Options::default() });
+    let signing = handler(Options { signing: Some(keys.clone()), exact_query_names, ..Options::default() });
+    let plain = handler(Options { exact_query_names, ..Options::default() });
     let signed = keys.sign("/a.jpg", Some("x-oss-process=image/resize,w_90"), unix_now() + 600).unwrap();
     let mut answers = vec![];
     for uri in [signed.clone(), format!("{signed}&x=1"), format!("{signed}&x=1&x=2&__proto__=3&utm=%ZZ")] {
-        let (path, query) = uri.split_once('?').unwrap();
-        let mut map = http::HeaderMap::new();
-        map.insert(imgh_handler::serve::BUCKET_HEADER, "photos-0".parse().unwrap());
-        let reply = h.handle(&Incoming { method: "GET", path, query: Some(query), headers: &map, body: &[] }).await;
+        let reply = ask(&signing, &uri).await;
         assert_eq!(reply.status, 200, "{uri}: {}", String::from_utf8_lossy(&reply.body));
         answers.push(reply.body);
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "one answer under one cache key");
+    // Names the key does not match as spelled are not read: `x%2Doss%2Dprocess` is cached
+    // under the original's key, so the handler answers the original; beside the plain name,
+    // the plain one is what the key holds and what the handler processes.
+    let original = ask(&plain, "/a.jpg").await;
+    let encoded = ask(&plain, "/a.jpg?x%2Doss%2Dprocess=image/resize,w_10").await;
+    assert_eq!((encoded.status, &encoded.body), (200, &original.body), "the original, as its cache key says");
+    let keyed = ask(&plain, "/a.jpg?x-oss-process=image/resize,w_90").await;
+    let both = ask(&plain, "/a.jpg?x%2Doss%2Dprocess=image/resize,w_10&x-oss-process=image/resize,w_90").await;
+    assert_eq!(image::load_from_memory(&both.body).expect("an image").width(), 90);
+    assert_eq!(both.body, keyed.body);
+    // A signed URL whose Expires and Signature are spelled encoded is cached under the
+    // unsigned key: to the handler it is unsigned, refused and not cached.
+    let respelled = signed.replace("Expires=", "Expir%65s=").replace("Signature=", "Sig%6Eature=");
+    let refused = ask(&signing, &respelled).await;
+    assert_eq!((refused.status, refused.header("cache-control")), (403, Some("no-store")), "{respelled}");
+}
+
+/// The handler's answer to `uri` (path and raw query) for the renders' bucket, as the origin
+/// receives it when every query name is forwarded (China's legacy cache settings).
+async fn ask(h: &Handler, uri: &str) -> Reply {
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let mut map = http::HeaderMap::new();
+    map.insert(imgh_handler::serve::BUCKET_HEADER, "photos-0".parse().unwrap());
+    h.handle(&Incoming { method: "GET", path, query: Some(query), headers: &map, body: &[] }).await
 }

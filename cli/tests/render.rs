@@ -659,6 +659,11 @@ fn every_case_routes_without_failover() {
                 .collect();
             assert_eq!(errors, [(500, 0), (502, 0), (503, 0), (504, 0)], "{name}/{id}");
         }
+        // A price class CloudFront knows (the default PriceClass_100; never an unset value).
+        let price_class = flag_values(args, "--price-class").first().copied().unwrap_or("PriceClass_100");
+        for (id, cfg) in distributions(&doc) {
+            assert_eq!(cfg["PriceClass"].as_str(), Some(price_class), "{name}/{id}");
+        }
         let router = &doc["Resources"]["RouterFunction"]["Properties"];
         assert_eq!(router["FunctionConfig"]["Runtime"].as_str(), Some("cloudfront-js-2.0"));
         assert!(router["FunctionCode"].as_str().expect("code").starts_with("import cf from 'cloudfront';"));
@@ -1617,6 +1622,8 @@ fn china_behaviours_carry_legacy_cache_settings() {
         let ttl = |b: &Value| (b["MinTTL"].as_u64(), b["DefaultTTL"].as_u64(), b["MaxTTL"].as_u64());
         assert_eq!(ttl(b), (Some(0), Some(86400), Some(31536000)), "{name}: errors' short Cache-Control honoured");
         let env = handler_env(&doc, name.contains("ecs"));
+        // The key matches names as sent, so the handler reads them as spelled (edge.rs).
+        assert_eq!(env.get("IMGH_EXACT_QUERY_NAMES").and_then(Value::as_str), Some("1"), "{name}");
         assert_eq!(
             env.get("IMGH_CORS_ORIGINS").and_then(Value::as_str).map(str::to_string),
             (!cors.is_empty()).then(|| cors.join(",")),

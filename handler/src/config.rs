@@ -23,6 +23,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("IMGH_CORS_ORIGINS", "comma-separated allowed origins, or *"),
     ("IMGH_SIGNING_KEYS", "comma-separated HMAC keys: signed URLs required"),
     ("IMGH_SIGNING_SECRET_ID", "Secrets Manager secret holding the keys (read once)"),
+    (
+        "IMGH_EXACT_QUERY_NAMES",
+        "1: read query names only as spelled, never percent-decoded (behind a cache keyed on names as sent)",
+    ),
     ("IMGH_ORIGIN_SECRET", "required value of the origin secret header (China: API Gateway origin)"),
     ("IMGH_ORIGIN_SECRET_PREVIOUS", "a second accepted value, while CloudFront moves to a rotated secret"),
     ("IMGH_REQUIRE_ORIGIN_SECRET", "1: refuse to start without IMGH_ORIGIN_SECRET (a public origin)"),
@@ -158,6 +162,7 @@ pub async fn handler_from_env(on_lambda: bool) -> Result<Handler, ConfigError> {
         auto_format: var("IMGH_AUTO_FORMAT").is_some_and(|v| v == "1" || v == "true"),
         cors: var("IMGH_CORS_ORIGINS").map(|v| Cors::parse(&v)).unwrap_or_default(),
         signing,
+        exact_query_names: var("IMGH_EXACT_QUERY_NAMES").is_some_and(|v| v == "1" || v == "true"),
         origin_secrets: ["IMGH_ORIGIN_SECRET", "IMGH_ORIGIN_SECRET_PREVIOUS"].into_iter().filter_map(var).collect(),
         secret_header: var("IMGH_SECRET_HEADER").unwrap_or(defaults.secret_header).to_ascii_lowercase(),
         bucket_header: var("IMGH_BUCKET_HEADER").unwrap_or(defaults.bucket_header).to_ascii_lowercase(),

@@ -139,6 +139,15 @@ impl Handler {
     }
 
     pub async fn handle(&self, req: &Incoming<'_>) -> Reply {
+        let (plain, filtered);
+        let req = match req.query.filter(|_| self.options.exact_query_names) {
+            Some(query) => {
+                plain = plain_names(query);
+                filtered = Incoming { query: Some(plain.as_str()), ..*req };
+                &filtered
+            }
+            None => req,
+        };
         let started = Instant::now();
         let mut log = RequestLog::default();
         let mut reply = match self.try_handle(req, &mut log).await {
@@ -512,6 +521,16 @@ impl Handler {
     }
 }
 
+/// The pairs of `query` whose name is spelled plainly: no `%` escape and no `+`, so the name
+/// read is the name as sent ([`Options::exact_query_names`]).
+fn plain_names(query: &str) -> String {
+    let pairs = query.split('&').filter(|pair| {
+        let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+        !name.contains(['%', '+'])
+    });
+    pairs.collect::<Vec<_>>().join("&")
+}
+
 /// Whether an `Accept` header lists `mime` with a quality above 0 (`image/avif;q=0` is a
 /// refusal, RFC 9110 12.4.2). Wildcards do not count: they do not say a format is decoded.
 /// The router function reads it the same way.
@@ -639,6 +658,12 @@ mod tests {
         assert!(!accepts("image/avif; q=0.0", "image/avif"));
         assert!(!accepts("image/*,*/*", "image/avif"));
         assert!(!accepts("image/avifx", "image/avif"));
+    }
+
+    #[test]
+    fn only_plainly_spelled_names_are_kept() {
+        assert_eq!(plain_names("x%2Doss%2Dprocess=B&x-oss-process=A&a+b=1&Expires=9"), "x-oss-process=A&Expires=9");
+        assert_eq!(plain_names("x-oss-process=image%2Fresize%2Cw_10"), "x-oss-process=image%2Fresize%2Cw_10");
     }
 
     #[test]

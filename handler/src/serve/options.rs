@@ -25,6 +25,12 @@ pub struct Options {
     pub cors: Cors,
     /// When set, every request must carry a valid `Expires` + `Signature`.
     pub signing: Option<SigningKeys>,
+    /// Read only query names spelled as they are, without percent-encoding (a pair whose
+    /// name is encoded is dropped). Behind CloudFront's legacy cache settings (China) the
+    /// cache key matches names as the viewer sent them while every name reaches the handler:
+    /// were `x%2Doss%2Dprocess` read as `x-oss-process`, a processed image would be cached
+    /// under the original's key, or a signed answer under an unsigned key.
+    pub exact_query_names: bool,
     /// When not empty, requests must carry `secret_header` with one of these values: the
     /// one CloudFront sends, and during a rotation the one it sent before.
     pub origin_secrets: Vec<String>,
@@ -55,6 +61,7 @@ impl Default for Options {
             auto_format: false,
             cors: Cors::default(),
             signing: None,
+            exact_query_names: false,
             origin_secrets: Vec::new(),
             secret_header: SECRET_HEADER.into(),
             bucket_header: BUCKET_HEADER.into(),
