@@ -148,8 +148,13 @@ impl Aws {
     /// The per-account, per-region bucket imgh keeps templates (and build artifacts) in;
     /// created on first use with public access blocked and default encryption on.
     pub async fn artifact_bucket(&self) -> Result<String> {
-        let name = format!("imgh-artifacts-{}-{}", self.account_id().await?, self.region);
-        if self.s3.head_bucket().bucket(&name).send().await.is_ok() {
+        let account = self.account_id().await?;
+        let name = format!("imgh-artifacts-{account}-{}", self.region);
+        // Bucket names are global and this one is guessable: a bucket of that name that
+        // another account made first (and opened to this one) must not receive the handler's
+        // code. With ExpectedBucketOwner, S3 answers 403 unless this account owns it, and
+        // the create below then fails with BucketAlreadyExists.
+        if self.s3.head_bucket().bucket(&name).expected_bucket_owner(&account).send().await.is_ok() {
             return Ok(name);
         }
         let mut req = self.s3.create_bucket().bucket(&name);
@@ -165,7 +170,7 @@ impl Aws {
             // Another imgh (a parallel pipeline) created it first: configure it all the same.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
             Err(e) => {
-                let hint = "set `artifact_bucket` in imgh.toml to use an existing one";
+                let hint = "set `artifact_bucket` in imgh.toml to use an existing one of this account";
                 return Err(anyhow::anyhow!(sdk_message(&e)))
                     .with_context(|| format!("cannot create the artifact bucket {name}; {hint}"));
             }

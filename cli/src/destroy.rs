@@ -8,7 +8,9 @@
 //! deleted with it, backups included) are saved first to a file `imgh style import` reads.
 //! What a service made outside the template goes too: ECS Container Insights writes to a log
 //! group of its own, `/aws/ecs/containerinsights/CLUSTER/performance`, which would outlive
-//! the stack.
+//! the stack. A delete that stops only at a VPC, subnet or security group still held by
+//! interfaces a service removes on its own time (CloudFront's VPC origin: "will be deleted by
+//! CloudFront after all VPC origins … are deleted", aws/aws-cdk#33318) is tried again.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -97,19 +99,35 @@ async fn destroy(
     }
     apply_policy::remove_ours(aws, stack_name, &buckets, out.get("KmsKey").map(String::as_str), backup_dir).await?;
 
-    let started = SystemTime::now();
-    aws.cfn
-        .delete_stack()
-        .stack_name(&stack_id)
-        .send()
-        .await
-        .sdk()
-        .with_context(|| format!("CloudFormation refused to delete {stack_name}"))?;
     let total = resources.stack_resources().len() as u64;
-    let outcome = follow::until_done(aws, &stack_id, started, total).await?;
-    if !outcome.gone {
+    for attempt in 1..=DELETE_ATTEMPTS {
+        let started = SystemTime::now();
+        aws.cfn
+            .delete_stack()
+            .stack_name(&stack_id)
+            .send()
+            .await
+            .sdk()
+            .with_context(|| format!("CloudFormation refused to delete {stack_name}"))?;
+        let outcome = follow::until_done(aws, &stack_id, started, total).await?;
+        if outcome.gone {
+            break;
+        }
         follow::report_failure(stack_name, &outcome);
-        return Err(ui::Exit(4, format!("deleting {stack_name} failed ({})", outcome.status)).into());
+        match blocked_by_network_interfaces(&outcome.failures) {
+            Some(blocked) if attempt < DELETE_ATTEMPTS => {
+                eprintln!(
+                    "{} still had network interfaces or a security group in use. CloudFront deletes a VPC origin's \
+                     interfaces and its CloudFront-VPCOrigins-Service-SG group only after the origin is gone, and ECS \
+                     a stopped task's interface shortly after the task: deleting again in {} s (attempt {} of {DELETE_ATTEMPTS}).",
+                    blocked.join(", "),
+                    RETRY_AFTER.as_secs(),
+                    attempt + 1
+                );
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            _ => return Err(ui::Exit(4, format!("deleting {stack_name} failed ({})", outcome.status)).into()),
+        }
     }
     eprintln!("Stack {stack_name} deleted.");
     if crate::build::delete_repository(aws, stack_name).await? {
@@ -132,6 +150,24 @@ async fn destroy(
         }
     }
     Ok(())
+}
+
+/// A delete that stops only at network resources still in use by what AWS services made and
+/// remove on their own time (a VPC origin's interfaces and security group, a task's
+/// interface) is tried again after a while; anything else is reported as it failed.
+const DELETE_ATTEMPTS: u32 = 3;
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The failed resources, when every one is a VPC, subnet or security group that failed for a
+/// dependency (EC2's `DependencyViolation`); `None` when anything else failed.
+fn blocked_by_network_interfaces(failures: &[[String; 4]]) -> Option<Vec<String>> {
+    const NETWORK: [&str; 3] = ["AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::SecurityGroup"];
+    let blocked = |[_, kind, _, reason]: &[String; 4]| {
+        let reason = reason.to_ascii_lowercase();
+        // "DependencyViolation", "has dependencies", "has a dependent object".
+        NETWORK.contains(&kind.as_str()) && reason.contains("dependen")
+    };
+    (!failures.is_empty() && failures.iter().all(blocked)).then(|| failures.iter().map(|f| f[0].clone()).collect())
 }
 
 /// Deletes every object version and delete marker, then the bucket.
@@ -181,4 +217,36 @@ async fn empty_and_delete(aws: &Aws, bucket: &str) -> Result<()> {
         .sdk()
         .with_context(|| format!("cannot delete bucket {bucket}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(id: &str, kind: &str, reason: &str) -> [String; 4] {
+        [id.into(), kind.into(), "DELETE_FAILED".into(), reason.into()]
+    }
+
+    #[test]
+    fn only_network_resources_held_by_dependencies_are_retried() {
+        let vpc = failure(
+            "Vpc",
+            "AWS::EC2::VPC",
+            "The vpc 'vpc-1' has dependencies and cannot be deleted. (Service: Ec2, Status Code: 400)",
+        );
+        let subnet = failure(
+            "PrivateSubnet0",
+            "AWS::EC2::Subnet",
+            "DependencyViolation: The subnet 'subnet-1' has dependencies",
+        );
+        assert_eq!(
+            blocked_by_network_interfaces(&[vpc.clone(), subnet]),
+            Some(vec!["Vpc".into(), "PrivateSubnet0".into()])
+        );
+        let other = failure("Cluster", "AWS::ECS::Cluster", "The Cluster cannot be deleted while Services are active");
+        assert_eq!(blocked_by_network_interfaces(&[vpc, other]), None);
+        let denied = failure("Vpc", "AWS::EC2::VPC", "You are not authorized to perform this operation");
+        assert_eq!(blocked_by_network_interfaces(&[denied]), None);
+        assert_eq!(blocked_by_network_interfaces(&[]), None);
+    }
 }
