@@ -117,9 +117,10 @@ async fn destroy(
         match blocked_by_network_interfaces(&outcome.failures) {
             Some(blocked) if attempt < DELETE_ATTEMPTS => {
                 eprintln!(
-                    "{} still had network interfaces or a security group in use. CloudFront deletes a VPC origin's \
-                     interfaces and its CloudFront-VPCOrigins-Service-SG group only after the origin is gone, and ECS \
-                     a stopped task's interface shortly after the task: deleting again in {} s (attempt {} of {DELETE_ATTEMPTS}).",
+                    "{} still had network interfaces, public addresses or a security group in use. CloudFront deletes a \
+                     VPC origin's interfaces and its CloudFront-VPCOrigins-Service-SG group only after the origin is gone, \
+                     and ECS a stopped task's interface and public IP shortly after the task: deleting again in {} s \
+                     (attempt {} of {DELETE_ATTEMPTS}).",
                     blocked.join(", "),
                     RETRY_AFTER.as_secs(),
                     attempt + 1
@@ -158,14 +159,21 @@ async fn destroy(
 const DELETE_ATTEMPTS: u32 = 3;
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(90);
 
-/// The failed resources, when every one is a VPC, subnet or security group that failed for a
-/// dependency (EC2's `DependencyViolation`); `None` when anything else failed.
+/// The failed resources, when every one is a network resource held by an interface still in
+/// use (EC2's `DependencyViolation`; a gateway that "has some mapped public address(es)" while
+/// a task's public IP lingers); `None` when anything else failed.
 fn blocked_by_network_interfaces(failures: &[[String; 4]]) -> Option<Vec<String>> {
-    const NETWORK: [&str; 3] = ["AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::SecurityGroup"];
+    const NETWORK: [&str; 5] = [
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::InternetGateway",
+    ];
     let blocked = |[_, kind, _, reason]: &[String; 4]| {
         let reason = reason.to_ascii_lowercase();
         // "DependencyViolation", "has dependencies", "has a dependent object".
-        NETWORK.contains(&kind.as_str()) && reason.contains("dependen")
+        NETWORK.contains(&kind.as_str()) && (reason.contains("dependen") || reason.contains("mapped public address"))
     };
     (!failures.is_empty() && failures.iter().all(blocked)).then(|| failures.iter().map(|f| f[0].clone()).collect())
 }
@@ -240,9 +248,16 @@ mod tests {
             "DependencyViolation: The subnet 'subnet-1' has dependencies",
         );
         assert_eq!(
-            blocked_by_network_interfaces(&[vpc.clone(), subnet]),
+            blocked_by_network_interfaces(&[vpc.clone(), subnet.clone()]),
             Some(vec!["Vpc".into(), "PrivateSubnet0".into()])
         );
+        // A task's public IP not yet released holds the gateway too (convox/rack#1090).
+        let gateway = failure(
+            "InternetGatewayAttachment",
+            "AWS::EC2::VPCGatewayAttachment",
+            "Network vpc-1 has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.",
+        );
+        assert_eq!(blocked_by_network_interfaces(&[subnet, gateway]).map(|b| b.len()), Some(2));
         let other = failure("Cluster", "AWS::ECS::Cluster", "The Cluster cannot be deleted while Services are active");
         assert_eq!(blocked_by_network_interfaces(&[vpc, other]), None);
         let denied = failure("Vpc", "AWS::EC2::VPC", "You are not authorized to perform this operation");

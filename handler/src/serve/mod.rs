@@ -552,7 +552,10 @@ fn unix_now() -> u64 {
 /// A signed URL's answer is cached (by CloudFront, by browsers) no longer than the URL is
 /// valid: each `max-age`/`s-maxage` of its Cache-Control is cut to the seconds left, and one
 /// is added if there is none. Without this a URL fetched once before its `Expires` would be
-/// served from a cache for as long as the handler's default (a year).
+/// served from a cache for as long as the handler's default (a year). `stale-if-error=0`
+/// too: "If your origin returns a 5xx status code, CloudFront serves the object even though
+/// it has expired" (CloudFront, HTTP 4xx and 5xx status codes), and in China no function
+/// refuses the expired URL first.
 fn bound_by_expiry(reply: &mut Reply, expires: u64, now: u64) {
     let left = expires.saturating_sub(now);
     for (_, value) in reply.headers.iter_mut().filter(|(k, _)| *k == "cache-control") {
@@ -569,8 +572,12 @@ fn bound_by_expiry(reply: &mut Reply, expires: u64, now: u64) {
                 _ => d.to_string(),
             })
             .collect();
-        if !bounded && !directives.iter().any(|d| d.eq_ignore_ascii_case("no-store")) {
-            directives.push(format!("max-age={left}"));
+        if !directives.iter().any(|d| d.eq_ignore_ascii_case("no-store")) {
+            if !bounded {
+                directives.push(format!("max-age={left}"));
+            }
+            directives.retain(|d| !d.to_ascii_lowercase().starts_with("stale-"));
+            directives.push("stale-if-error=0".into());
         }
         *value = directives.join(", ");
     }
@@ -673,10 +680,13 @@ mod tests {
             bound_by_expiry(&mut reply, expires, 1_000);
             reply.header("cache-control").unwrap().to_string()
         };
-        assert_eq!(cc("public, max-age=31536000", 1_600), "public, max-age=600");
-        assert_eq!(cc("public, max-age=60, s-maxage=86400", 1_600), "public, max-age=60, s-maxage=600");
-        assert_eq!(cc("public", 1_600), "public, max-age=600");
-        assert_eq!(cc("public, max-age=31536000", 900), "public, max-age=0");
+        assert_eq!(cc("public, max-age=31536000", 1_600), "public, max-age=600, stale-if-error=0");
+        assert_eq!(
+            cc("public, max-age=60, s-maxage=86400, stale-while-revalidate=30", 1_600),
+            "public, max-age=60, s-maxage=600, stale-if-error=0"
+        );
+        assert_eq!(cc("public", 1_600), "public, max-age=600, stale-if-error=0");
+        assert_eq!(cc("public, max-age=31536000", 900), "public, max-age=0, stale-if-error=0");
         assert_eq!(cc("no-store", 1_600), "no-store");
     }
 }
