@@ -348,6 +348,9 @@ impl Settings {
     pub fn template(&self, a: &TemplateArgs) -> Result<TemplateSettings> {
         let s = self.template_unchecked(a)?;
         s.validate()?;
+        if let Some(key) = &s.kms_key {
+            check_kms_key(key, self.aws.region.as_deref())?;
+        }
         Ok(s)
     }
 
@@ -445,6 +448,32 @@ pub fn check_served_bucket_name(name: &str) -> Result<()> {
     check_bucket_name(name)?;
     if name.contains('.') {
         bail!("bucket {name:?} has a dot in its name: S3's TLS certificate (*.s3.REGION.amazonaws.com) does not match such a name, so CloudFront and the handler cannot read it over HTTPS. Copy the objects to a bucket named without dots");
+    }
+    Ok(())
+}
+
+/// A KMS key ARN of the stack's partition and, when it is known, its region: IAM refuses a
+/// policy naming another partition ("Partition \"aws\" is not valid for resource",
+/// aws/copilot-cli#3844), and SSE-KMS objects are encrypted under a key of their bucket's
+/// region, so a grant on another region's key matches none.
+fn check_kms_key(key: &str, region: Option<&str>) -> Result<()> {
+    let (key_partition, key_region) = match key.split(':').collect::<Vec<_>>()[..] {
+        ["arn", p, "kms", r, _, id] if id.starts_with("key/") => (p, r),
+        _ => bail!("--kms-key must be a key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)"),
+    };
+    let Some(region) = region else { return Ok(()) };
+    let partition = if is_china(region) {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    if key_partition != partition {
+        bail!("--kms-key {key} is in partition {key_partition}, but a stack in {region} is in {partition}: use a key of the stack's partition");
+    }
+    if key_region != region {
+        bail!("--kms-key {key} is in {key_region}, but the stack and its buckets are in {region}: S3 encrypts an object under a key of the bucket's region");
     }
     Ok(())
 }
@@ -630,11 +659,6 @@ impl TemplateSettings {
         }
         for o in &self.cors_origins {
             check_cors_origin(o)?;
-        }
-        if let Some(k) = &self.kms_key {
-            if !k.starts_with("arn:") {
-                bail!("--kms-key must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)");
-            }
         }
         if !RETENTION_DAYS.contains(&self.log_retention_days) {
             bail!(

@@ -148,7 +148,7 @@ const CASES: &[(&str, &[&str])] = &[
 /// its region; cfn-lint checks them in both China regions.
 const CN_CERT: &str = "ASCACKCEVSQ6C2EXAMPLE";
 const CN_IMAGE: &str = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/imgh@sha256:0000000000000000000000000000000000000000000000000000000000000000";
-const CN_KMS: &str = "arn:aws-cn:kms:cn-north-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666";
+const CN_KMS: &str = "arn:aws-cn:kms:cn-northwest-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666";
 const CHINA_CASES: &[(&str, &[&str])] = &[
     (
         "cn-lambda-one",
@@ -1084,6 +1084,20 @@ fn china_settings_are_refused_with_a_reason() {
         (
             &["--domain", "img.example.cn", "--iam-certificate-id", CN_CERT, "--price-class", "PriceClass_100"],
             "no price classes",
+        ),
+        // IAM refuses a policy naming another partition (aws/copilot-cli#3844); a key of
+        // another region encrypts none of the bucket's objects.
+        (&["--domain", "img.example.cn", "--iam-certificate-id", CN_CERT, "--kms-key", KMS], "partition aws"),
+        (
+            &[
+                "--domain",
+                "img.example.cn",
+                "--iam-certificate-id",
+                CN_CERT,
+                "--kms-key",
+                "arn:aws-cn:kms:cn-northwest-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666",
+            ],
+            "is in cn-northwest-1, but the stack and its buckets are in cn-north-1",
         ),
     ];
     for (extra, expected) in cases {
