@@ -370,6 +370,7 @@ fn iam_is_limited_to_the_listed_buckets() {
         if expected.is_empty() {
             expected.push("arn:${AWS::Partition}:s3:::${SourceBucket}/*".into());
         }
+        let mut lists = false;
         for s in stmts {
             let actions: Vec<&str> = match &s["Action"] {
                 Value::String(a) => vec![a.as_str()],
@@ -391,6 +392,7 @@ fn iam_is_limited_to_the_listed_buckets() {
                         targets.iter().map(|t| format!("arn:${{AWS::Partition}}:s3:::{t}/*")).collect();
                     assert_eq!(res, want, "{name}: S3 writes limited to the API's target buckets");
                 } else if actions == ["s3:ListBucket"] {
+                    lists = true;
                     // On the buckets themselves (a 404 for a missing key, not a 403), never `/*`.
                     let buckets: Vec<String> = expected.iter().map(|e| e.trim_end_matches("/*").to_string()).collect();
                     assert_eq!(res, buckets, "{name}: listing limited to the listed buckets");
@@ -403,6 +405,10 @@ fn iam_is_limited_to_the_listed_buckets() {
                 assert!(args.contains(&"--kms-key"), "{name}: kms only with --kms-key");
             }
         }
+        // "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code
+        // 403 Forbidden error" for a missing key (GetObject): the handler could not tell a
+        // missing original from a refusal.
+        assert!(lists, "{name}: the handler may list its buckets");
     }
 }
 
