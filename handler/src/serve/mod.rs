@@ -184,16 +184,9 @@ impl Handler {
         if is_health_check(req) {
             return Ok(Reply { status: 200, headers: vec![("content-type", "text/plain".into())], body: "ok".into() });
         }
-        if let Err(e) = self.check_origin_secret(req.headers) {
-            if api::is_api(req) {
-                return Ok(api::error_reply(&e));
-            }
-            // Never cached: a distribution that sends a stale secret must not keep the refusal.
-            let mut reply = self.error_reply(&e);
-            reply.headers.retain(|(k, _)| *k != "cache-control");
-            reply.headers.push(("cache-control", "no-store".into()));
-            return Ok(reply);
-        }
+        // A refusal (403) is never cached (`error_reply`): a distribution that sends a stale
+        // secret must not keep it.
+        self.check_origin_secret(req.headers)?;
         if req.method == "OPTIONS" {
             return Ok(self.options.cors.preflight(req.headers));
         }
